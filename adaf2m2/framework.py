@@ -1,0 +1,225 @@
+"""AdaF²M²: a wrapper that arms any base model with the feature mask and the adapter.
+
+The wrapper delegates ``embed`` and ``head`` to the base model (wrap, don't subclass) and
+routes gradients as section 3.3 of the paper argues. With ``v = embed(batch)``:
+
+- **Main forward** (Eq. 6): ``w = adapter(state(v.detach(), counts))``,
+  ``y_adapt = head(w * v.detach())``; ``L_main = BCE(y_adapt, y)``.
+- **Auxiliary forwards** (Eqs. 2-3): ``k`` masked copies ``v_mask^i = mask(v)``,
+  ``y_mask^i = head(v_mask^i)`` (no ``w``); ``L_aux`` = mean BCE of the ``k`` copies against
+  their own example's labels.
+- ``L = L_main + alpha * L_aux``; serving computes ``y_adapt`` only.
+
+Which parameters each loss updates, per mode (``E`` = base embedding tables, ``M`` = [MASK]
+embeddings, ``G`` = base ``head`` (the paper's ``g``), ``A`` = adapter):
+
+============== ======================================= ================================
+mode           L_main updates                          L_aux updates
+============== ======================================= ================================
+adaf2m2        A, G (``v`` detached: zero grad to E)   E, M, G (no ``w``: zero grad to A)
+mask_only      E, G  (``L_main = BCE(head(v))``)       E, M, G
+adapter_only   A, G, E (``head(w * v)``; E's gradient  none (no mask)
+               is scaled by ``w``, the paper's Eq. 5)
+none           E, G  (the bare base model)             none
+============== ======================================= ================================
+
+The adapter's inputs (ID embeddings, their norms, counts) are always detached: they are
+state *signals*, read-only to the adapter, so the adapter never moves the embeddings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from adaf2m2.adapter import StateAwareAdapter
+from adaf2m2.config import AdaF2M2Config
+from adaf2m2.errors import BaseModelError, FrameworkConfigError
+from adaf2m2.mask import FeatureMask, repeat_k
+from adaf2m2.protocol import FeatureBatch, WrappableModel
+from adaf2m2.trainable import (
+    LossParts,
+    RngLike,
+    check_base_model,
+    multitask_bce,
+    normalised_task_weights,
+    require_labels,
+    torch_generator,
+)
+
+_MODES = ("adaf2m2", "mask_only", "adapter_only", "none")
+
+
+@dataclass(frozen=True)
+class LossTensors:
+    """The loss parts of one batch as tensors (still attached to the graph).
+
+    Attributes:
+        main: ``L_main``.
+        aux: ``L_aux`` (a zero tensor in modes without a mask).
+        total: ``L_main + alpha * L_aux``.
+    """
+
+    main: torch.Tensor
+    aux: torch.Tensor
+    total: torch.Tensor
+
+
+class AdaF2M2(nn.Module):
+    """A base model wrapped with AdaF²M² (or one of its ablations, by ``config.mode``).
+
+    Args:
+        base_model: An ``nn.Module`` implementing :class:`~adaf2m2.protocol.WrappableModel`.
+        config: Hyper-parameters; ``config.mode`` is one of ``"adaf2m2"``, ``"mask_only"``,
+            ``"adapter_only"``, ``"none"`` (``"ssl_mask"`` is :class:`SSLMask`).
+        rng: Seed of the mask stream and of the [MASK] initialisation (normalised by
+            ``np.random.default_rng``; a ``torch.Generator`` is seeded from it).
+
+    Attributes:
+        base: The wrapped model (its parameters are this module's parameters too).
+        mask: The :class:`FeatureMask`, or ``None`` in modes without a mask.
+        adapter: The :class:`StateAwareAdapter`, or ``None`` in modes without one.
+        last_parts_: :class:`LossParts` of the last :meth:`loss` call.
+
+    Example:
+        >>> from adaf2m2.toy import ToyModel, make_toy_batch
+        >>> fw = AdaF2M2(ToyModel(), AdaF2M2Config(k=2), rng=0)
+        >>> batch = make_toy_batch(8, rng=1)
+        >>> fw.loss(batch).dim(), tuple(fw.predict(batch).shape)
+        (0, (8, 1))
+    """
+
+    def __init__(self, base_model: WrappableModel, config: AdaF2M2Config, rng: RngLike = None):
+        super().__init__()
+        if config.mode not in _MODES:
+            raise FrameworkConfigError(
+                f"AdaF2M2Config.mode == {config.mode!r}, AdaF2M2 supports {_MODES}; use "
+                "adaf2m2.build_framework('ssl_mask', ...) for the SSL baseline"
+            )
+        self.base = check_base_model(base_model)
+        assert isinstance(self.base, nn.Module)
+        self.config = config
+        self.mode = config.mode
+        self._generator = torch_generator(rng)
+        self._task_weights = normalised_task_weights(config.task_weights, base_model.n_tasks)
+        self.id_fields = tuple(base_model.id_fields)
+        self.mask: FeatureMask | None = None
+        self.adapter: StateAwareAdapter | None = None
+        if self.mode in ("adaf2m2", "mask_only"):
+            self.mask = FeatureMask(
+                base_model.n_fields,
+                base_model.embed_dim,
+                beta=config.beta,
+                gamma=config.gamma,
+                init_std=config.mask_init_std,
+                generator=self._generator,
+            )
+        if self.mode in ("adaf2m2", "adapter_only"):
+            self.adapter = StateAwareAdapter(
+                base_model.n_fields,
+                base_model.embed_dim,
+                n_id_fields=len(self.id_fields),
+                hidden=config.adapter_hidden,
+                init_bias=config.adapter_init_bias,
+                generator=self._generator,
+            )
+        self.last_parts_: LossParts | None = None
+
+    # -- delegation -------------------------------------------------------------------
+    @property
+    def n_tasks(self) -> int:
+        """Number of tasks of the base model."""
+        return int(self.base.n_tasks)
+
+    def embed(self, batch: FeatureBatch) -> torch.Tensor:
+        """The base model's field embeddings ``v``, ``(B, F, d)``."""
+        v = self.base.embed(batch)
+        expected = (len(batch), self.base.n_fields, self.base.embed_dim)
+        if tuple(v.shape) != expected:
+            raise BaseModelError(
+                f"base_model.embed gave shape {tuple(v.shape)}, must be {expected}"
+            )
+        return v
+
+    def head(self, v: torch.Tensor) -> torch.Tensor:
+        """The base model's ``g``: ``(N, F, d) -> (N, n_tasks)`` logits."""
+        return self.base.head(v)
+
+    # -- the adapter ------------------------------------------------------------------
+    def _weights_from(self, v: torch.Tensor, batch: FeatureBatch) -> torch.Tensor:
+        assert self.adapter is not None
+        v_id = v.detach()[:, list(self.id_fields), :]
+        return self.adapter(v_id, batch.counts.to(v.device))
+
+    def adapter_weights(self, batch: FeatureBatch) -> torch.Tensor:
+        """The adapter's weights ``w`` for a batch, ``(B, F)`` (no gradient is recorded).
+
+        Raises:
+            FrameworkError: The mode has no adapter (``mask_only``, ``none``).
+        """
+        if self.adapter is None:
+            raise FrameworkConfigError(
+                f"AdaF2M2Config.mode == {self.mode!r} has no adapter; adapter weights exist in "
+                "modes 'adaf2m2' and 'adapter_only'"
+            )
+        with torch.no_grad():
+            return self._weights_from(self.embed(batch), batch)
+
+    # -- serving ----------------------------------------------------------------------
+    def predict(self, batch: FeatureBatch) -> torch.Tensor:
+        """Serving logits, ``(B, n_tasks)``: ``head(w * v)`` with an adapter, else ``head(v)``.
+
+        Never calls the mask: serving costs one base forward plus one adapter forward.
+        """
+        v = self.embed(batch)
+        if self.adapter is None:
+            return self.head(v)
+        return self.head(self._weights_from(v, batch).unsqueeze(-1) * v)
+
+    def forward(self, batch: FeatureBatch) -> torch.Tensor:
+        """Same as :meth:`predict`."""
+        return self.predict(batch)
+
+    # -- training ---------------------------------------------------------------------
+    def aux_loss(self, v: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """``L_aux``: mean BCE of ``k`` masked copies of ``v`` against their own labels.
+
+        The copies are ``(k*B, F, d)`` in k-major order and the labels are repeated in the
+        same order (:func:`~adaf2m2.mask.repeat_k`), so one ``head`` call serves all ``k``.
+        Gradients reach ``v`` (hence the embedding tables), ``[MASK]`` and ``head``.
+        """
+        assert self.mask is not None
+        v_mask, _ = self.mask(v, self.config.k, self._generator)
+        return multitask_bce(self.head(v_mask), repeat_k(labels, self.config.k), self._task_weights)
+
+    def loss_tensors(self, batch: FeatureBatch) -> LossTensors:
+        """All loss parts of a batch as graph-attached tensors (see the module table)."""
+        labels = require_labels(batch, self.n_tasks).to(batch.fields.device)
+        v = self.embed(batch)
+        if self.mode == "adaf2m2":
+            # v.detach(): the adaptive weights must not scale the embeddings' gradients
+            # (the paper's Eq. 5); embeddings learn from the masked forwards only.
+            v_main = v.detach()
+            y_adapt = self.head(self._weights_from(v, batch).unsqueeze(-1) * v_main)
+        elif self.mode == "adapter_only":
+            y_adapt = self.head(self._weights_from(v, batch).unsqueeze(-1) * v)
+        else:
+            y_adapt = self.head(v)
+        main = multitask_bce(y_adapt, labels, self._task_weights)
+        if self.mask is None:
+            aux = torch.zeros((), device=main.device, dtype=main.dtype)
+            return LossTensors(main=main, aux=aux, total=main)
+        aux = self.aux_loss(v, labels)
+        return LossTensors(main=main, aux=aux, total=main + self.config.alpha * aux)
+
+    def loss(self, batch: FeatureBatch) -> torch.Tensor:
+        """``L = L_main + alpha * L_aux`` for one labelled batch; parts go to ``last_parts_``."""
+        parts = self.loss_tensors(batch)
+        self.last_parts_ = LossParts(
+            main=float(parts.main.detach()),
+            aux=float(parts.aux.detach()),
+            total=float(parts.total.detach()),
+        )
+        return parts.total
