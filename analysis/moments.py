@@ -141,10 +141,10 @@ def grouped_moments(
         if n == 0:
             continue
         mu = block.mean(axis=0)
-        centred = block - mu
+        block -= mu  # in place: xs is our own copy, and this saves one n x m array
         means[g] = mu
         if n > 1:
-            covs[g] = (centred.T @ centred) / (n - 1)
+            covs[g] = (block.T @ block) / (n - 1)
     return Moments(counts.astype(np.float64), means, covs)
 
 
