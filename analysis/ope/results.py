@@ -25,6 +25,7 @@ Level = Literal["round", "session"]
 #: Columns shown by ``__str__`` and ``_repr_html_`` (``to_pandas`` has them all).
 _DISPLAY_COLUMNS = (
     "cohort",
+    "level",
     "reward",
     "estimator",
     "estimate",

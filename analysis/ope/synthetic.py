@@ -49,6 +49,9 @@ class BanditFeedback:
         reward: Bernoulli rewards, shape ``(n_rounds,)``.
         expected_reward: ``q(x_i, a_i)`` of the logged action, shape ``(n_rounds,)``.
         pscore: Behaviour policy's probability of the logged action, shape ``(n_rounds,)``.
+        session_id: Session of each round (from :meth:`SyntheticBandit.sample_sessions`),
+            else None.
+        step: Step of each round within its session, else None.
     """
 
     n_rounds: int
@@ -60,6 +63,8 @@ class BanditFeedback:
     reward: NDArray[np.float64]
     expected_reward: NDArray[np.float64]
     pscore: NDArray[np.float64]
+    session_id: NDArray[np.int64] | None = None
+    step: NDArray[np.int64] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,6 +209,48 @@ class SyntheticBandit:
             expected_reward=expected,
             pscore=self.behavior_policy[context_type, action],
         )
+
+    def sample_sessions(
+        self, n_sessions: int, max_steps: int, rng: RandomState = None
+    ) -> BanditFeedback:
+        """Log sessions of the behaviour policy that end at the first zero reward.
+
+        Each step draws a fresh context; the session goes on while rewards are 1 (a user
+        who keeps finishing songs keeps listening), up to ``max_steps`` steps, so a
+        session's length depends on the policy. See :meth:`session_value` for the truth.
+        """
+        check_positive_int(n_sessions, "n_sessions")
+        check_positive_int(max_steps, "max_steps")
+        full = self.sample(n_sessions * max_steps, rng)
+        ones = full.reward.reshape(n_sessions, max_steps) == 1.0
+        # Step t is played if every earlier step was finished.
+        played = np.ones((n_sessions, max_steps), bool)
+        played[:, 1:] = np.cumprod(ones[:, :-1], axis=1).astype(bool)
+        keep = played.ravel()
+        grid = np.indices((n_sessions, max_steps)).reshape(2, -1)
+        return BanditFeedback(
+            n_rounds=int(keep.sum()),
+            n_actions=self.n_actions,
+            context_type=full.context_type[keep],
+            context=full.context[keep],
+            action=full.action[keep],
+            position=full.position[keep],
+            reward=full.reward[keep],
+            expected_reward=full.expected_reward[keep],
+            pscore=full.pscore[keep],
+            session_id=grid[0][keep].astype(np.int64),
+            step=grid[1][keep].astype(np.int64),
+        )
+
+    def session_value(self, policy: NDArray[np.float64], max_steps: int) -> float:
+        """Exact expected session total reward of :meth:`sample_sessions` under a policy.
+
+        Contexts are independent across steps, so each step is finished with probability
+        ``V = policy_value(policy)`` and the total is ``sum_{t=1}^{max_steps} V^t``.
+        """
+        check_positive_int(max_steps, "max_steps")
+        v = self.policy_value(policy)
+        return float(sum(v**t for t in range(1, max_steps + 1)))
 
     def action_dist(
         self, policy: NDArray[np.float64], context_type: NDArray[np.int64]
