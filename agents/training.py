@@ -1,0 +1,273 @@
+"""Offline mini-batch training with Adam and early stopping, for base models and frameworks.
+
+The trainer trains anything that follows :class:`TrainableModel`: a ``loss(batch)`` to
+minimise and a ``predict(batch)`` that returns probabilities. A bare base model becomes one
+through :class:`BareModel` (binary cross-entropy on ``head(embed(x))``); a training
+framework from :mod:`adaf2m2` (feature mask, state-aware adapter) is another, so the same
+loop, optimiser and stopping rule serve both and comparisons between them are fair.
+
+Randomness: the order of the mini-batches comes from an explicit ``torch.Generator`` that
+is seeded from a numpy generator; nothing touches the global torch RNG. With one thread the
+same seed gives bit-identical weights.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch import nn
+
+from adaf2m2.protocol import FeatureBatch
+from agents.datasets.samples import Samples, TensorSamples
+from agents.models.base import BaseModel
+from analysis.errors import InsufficientDataError
+from analysis.offline import roc_auc
+from simulator.errors import ConfigError
+
+
+@runtime_checkable
+class TrainableModel(Protocol):
+    """What the trainer needs: a loss to minimise and probabilities to evaluate.
+
+    ``loss(batch)`` is a scalar tensor (the batch has labels); ``predict(batch)`` is
+    ``(B, n_tasks)`` probabilities, column 0 the task early stopping watches. ``tasks``
+    names the label columns the model consumes, in order.
+    """
+
+    tasks: tuple[str, ...]
+
+    def loss(self, batch: FeatureBatch) -> torch.Tensor: ...
+
+    def predict(self, batch: FeatureBatch) -> torch.Tensor: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
+    def train(self, mode: bool = True) -> Any: ...
+
+
+class BareModel(nn.Module):
+    """A base model trained alone: mean binary cross-entropy over its tasks.
+
+    ``L = -1/(B T) sum_{b,t} [y log s(z) + (1 - y) log(1 - s(z))]`` with ``z = head(embed(x))``
+    (a soft label such as the listen fraction is allowed).
+    """
+
+    def __init__(self, model: BaseModel) -> None:
+        super().__init__()
+        self.model = model
+        self.tasks: tuple[str, ...] = model.tasks
+
+    def loss(self, batch: FeatureBatch) -> torch.Tensor:
+        """Binary cross-entropy with logits, averaged over examples and tasks."""
+        if batch.labels is None:
+            raise ConfigError("batch.labels is None, training needs labels")
+        return nn.functional.binary_cross_entropy_with_logits(self.model(batch), batch.labels)
+
+    def predict(self, batch: FeatureBatch) -> torch.Tensor:
+        """Probabilities ``(B, n_tasks)``."""
+        return torch.sigmoid(self.model(batch))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training options.
+
+    Attributes:
+        lr: Adam learning rate.
+        batch_size: Mini-batch size.
+        max_epochs: Upper bound on passes over the training samples.
+        patience: Epochs without validation-AUC improvement before stopping.
+        min_delta: Smallest AUC gain that counts as an improvement.
+        weight_decay: Adam's L2 penalty.
+        eval_batch_size: Batch size for prediction (no gradients).
+    """
+
+    lr: float = 1e-3
+    batch_size: int = 256
+    max_epochs: int = 10
+    patience: int = 2
+    min_delta: float = 1e-4
+    weight_decay: float = 0.0
+    eval_batch_size: int = 8192
+
+    def __post_init__(self) -> None:
+        checks = {
+            "lr": self.lr > 0,
+            "batch_size": self.batch_size >= 1,
+            "max_epochs": self.max_epochs >= 1,
+            "patience": self.patience >= 1,
+            "min_delta": self.min_delta >= 0,
+            "weight_decay": self.weight_decay >= 0,
+            "eval_batch_size": self.eval_batch_size >= 1,
+        }
+        rules = {
+            "lr": "> 0",
+            "batch_size": ">= 1",
+            "max_epochs": ">= 1",
+            "patience": ">= 1",
+            "min_delta": ">= 0",
+            "weight_decay": ">= 0",
+            "eval_batch_size": ">= 1",
+        }
+        for key, ok in checks.items():
+            if not ok:
+                raise ConfigError(f"{key} == {getattr(self, key)!r}, must be {rules[key]}")
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What happened during :func:`fit`.
+
+    Attributes:
+        n_epochs: Epochs run.
+        best_epoch: 1-based epoch whose weights were kept.
+        train_loss: Mean training loss per epoch.
+        valid_auc: Validation AUC (first task) per epoch; NaN if undefined.
+        seconds: Wall time of training.
+        n_samples_seen: Training examples processed (for throughput).
+    """
+
+    n_epochs: int
+    best_epoch: int
+    train_loss: tuple[float, ...]
+    valid_auc: tuple[float, ...]
+    seconds: float
+    n_samples_seen: int
+
+
+def torch_generator(
+    rng: int | np.random.Generator | np.random.SeedSequence | None,
+) -> torch.Generator:
+    """A ``torch.Generator`` seeded from a numpy generator (one draw from ``rng``)."""
+    seed = int(np.random.default_rng(rng).integers(0, 2**63 - 1))
+    return torch.Generator().manual_seed(seed)
+
+
+@torch.no_grad()
+def predict(
+    model: TrainableModel, samples: Samples | TensorSamples, batch_size: int = 8192
+) -> np.ndarray:
+    """``(n, n_tasks)`` float64 probabilities, in evaluation mode, without gradients."""
+    data = samples if isinstance(samples, TensorSamples) else TensorSamples(samples, model.tasks)
+    was_training = _is_training(model)
+    model.train(False)
+    out = [
+        model.predict(data.batch(slice(a, a + batch_size))) for a in range(0, len(data), batch_size)
+    ]
+    model.train(was_training)
+    if not out:
+        return np.zeros((0, len(model.tasks)))
+    return torch.cat(out).double().numpy()
+
+
+def _is_training(model: TrainableModel) -> bool:
+    return bool(getattr(model, "training", True))
+
+
+def _valid_auc(model: TrainableModel, valid: TensorSamples, batch_size: int) -> float:
+    p = predict(model, valid, batch_size)[:, 0]
+    y = valid.labels[:, 0].double().numpy()
+    try:
+        # Soft labels (listen fraction) are thresholded at 1/2 for the stopping metric.
+        return roc_auc((y >= 0.5).astype(np.float64), p)
+    except InsufficientDataError:
+        return float("nan")
+
+
+EpochCallback = Callable[[int, float, float], None]
+
+
+def fit(
+    model: TrainableModel,
+    train: Samples,
+    valid: Samples | None,
+    config: TrainConfig | None = None,
+    generator: torch.Generator | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> FitResult:
+    """Train with Adam on shuffled mini-batches; stop early on validation AUC.
+
+    After each epoch the first task's AUC on ``valid`` is computed; training stops after
+    ``patience`` epochs without a gain of ``min_delta`` and the best epoch's parameters are
+    restored. Without ``valid`` (or when its AUC is undefined) all ``max_epochs`` run and
+    the last weights are kept.
+
+    Args:
+        model: A :class:`TrainableModel` (e.g. ``BareModel(build_model(...))``).
+        train: Training samples.
+        valid: Validation samples for early stopping, or ``None``.
+        config: Options; defaults to :class:`TrainConfig`.
+        generator: Shuffling order; ``None`` means seed 0.
+        on_epoch: Called as ``on_epoch(epoch, train_loss, valid_auc)`` (progress display).
+
+    Returns:
+        A :class:`FitResult`; ``model`` is trained in place.
+    """
+    cfg = config or TrainConfig()
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    if len(train) == 0:
+        raise ConfigError("train has 0 samples, must have at least one")
+    data = TensorSamples(train, model.tasks)
+    vdata = TensorSamples(valid, model.tasks) if valid is not None and len(valid) else None
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    best_auc, best_epoch, best_state = -np.inf, 0, None
+    losses: list[float] = []
+    aucs: list[float] = []
+    seen = 0
+    start = time.perf_counter()
+    for epoch in range(1, cfg.max_epochs + 1):
+        model.train(True)
+        perm = torch.randperm(len(data), generator=gen)
+        total = 0.0
+        for a in range(0, len(data), cfg.batch_size):
+            batch = data.batch(perm[a : a + cfg.batch_size])
+            loss = model.loss(batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+            total += float(loss.detach()) * len(batch)
+            seen += len(batch)
+        losses.append(total / len(data))
+        auc = _valid_auc(model, vdata, cfg.eval_batch_size) if vdata is not None else float("nan")
+        aucs.append(auc)
+        if on_epoch is not None:
+            on_epoch(epoch, losses[-1], auc)
+        if np.isnan(auc):
+            best_epoch = epoch
+            continue
+        if auc > best_auc + cfg.min_delta:
+            best_auc, best_epoch = auc, epoch
+            best_state = [p.detach().clone() for p in params]
+        elif epoch - best_epoch >= cfg.patience:
+            break
+    if best_state is not None and best_epoch != len(losses):
+        with torch.no_grad():
+            for p, saved in zip(params, best_state, strict=True):
+                p.copy_(saved)
+    model.train(False)
+    return FitResult(
+        n_epochs=len(losses),
+        best_epoch=best_epoch,
+        train_loss=tuple(losses),
+        valid_auc=tuple(aucs),
+        seconds=time.perf_counter() - start,
+        n_samples_seen=seen,
+    )
+
+
+__all__ = [
+    "BareModel",
+    "EpochCallback",
+    "FitResult",
+    "TrainConfig",
+    "TrainableModel",
+    "fit",
+    "predict",
+    "torch_generator",
+]
