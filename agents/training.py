@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -32,22 +32,19 @@ from simulator.errors import ConfigError
 
 @runtime_checkable
 class TrainableModel(Protocol):
-    """What the trainer needs: a loss to minimise and probabilities to evaluate.
+    """What the trainer needs: a loss to minimise and serving logits to evaluate.
 
     ``loss(batch)`` is a scalar tensor (the batch has labels); ``predict(batch)`` is
-    ``(B, n_tasks)`` probabilities, column 0 the task early stopping watches. ``tasks``
-    names the label columns the model consumes, in order.
+    ``(B, n_tasks)`` serving *logits* (as in ``adaf2m2.trainable.TrainableModel``, which has
+    the same shape), column 0 the task early stopping watches. An ``nn.Module`` with these
+    two methods qualifies; ``train(mode)`` is called when present.
     """
-
-    tasks: tuple[str, ...]
 
     def loss(self, batch: FeatureBatch) -> torch.Tensor: ...
 
     def predict(self, batch: FeatureBatch) -> torch.Tensor: ...
 
     def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
-
-    def train(self, mode: bool = True) -> Any: ...
 
 
 class BareModel(nn.Module):
@@ -69,8 +66,8 @@ class BareModel(nn.Module):
         return nn.functional.binary_cross_entropy_with_logits(self.model(batch), batch.labels)
 
     def predict(self, batch: FeatureBatch) -> torch.Tensor:
-        """Probabilities ``(B, n_tasks)``."""
-        return torch.sigmoid(self.model(batch))
+        """Serving logits ``(B, n_tasks)``: ``head(embed(batch))``."""
+        return self.model(batch)
 
 
 @dataclass(frozen=True)
@@ -148,29 +145,38 @@ def torch_generator(
     return torch.Generator().manual_seed(seed)
 
 
+def _set_mode(model: TrainableModel, training: bool) -> None:
+    train = getattr(model, "train", None)
+    if callable(train):
+        train(training)
+
+
 @torch.no_grad()
 def predict(
-    model: TrainableModel, samples: Samples | TensorSamples, batch_size: int = 8192
+    model: TrainableModel,
+    samples: Samples | TensorSamples,
+    tasks: tuple[str, ...] = ("finish",),
+    batch_size: int = 8192,
 ) -> np.ndarray:
-    """``(n, n_tasks)`` float64 probabilities, in evaluation mode, without gradients."""
-    data = samples if isinstance(samples, TensorSamples) else TensorSamples(samples, model.tasks)
-    was_training = _is_training(model)
-    model.train(False)
+    """``(n, n_tasks)`` float64 probabilities ``sigmoid(model.predict(x))``, in eval mode.
+
+    ``tasks`` selects the label columns when ``samples`` still has all of them.
+    """
+    data = samples if isinstance(samples, TensorSamples) else TensorSamples(samples, tasks)
+    was_training = bool(getattr(model, "training", False))
+    _set_mode(model, False)
     out = [
-        model.predict(data.batch(slice(a, a + batch_size))) for a in range(0, len(data), batch_size)
+        torch.sigmoid(model.predict(data.batch(slice(a, a + batch_size))))
+        for a in range(0, len(data), batch_size)
     ]
-    model.train(was_training)
+    _set_mode(model, was_training)
     if not out:
-        return np.zeros((0, len(model.tasks)))
+        return np.zeros((0, len(tasks)))
     return torch.cat(out).double().numpy()
 
 
-def _is_training(model: TrainableModel) -> bool:
-    return bool(getattr(model, "training", True))
-
-
 def _valid_auc(model: TrainableModel, valid: TensorSamples, batch_size: int) -> float:
-    p = predict(model, valid, batch_size)[:, 0]
+    p = predict(model, valid, batch_size=batch_size)[:, 0]
     y = valid.labels[:, 0].double().numpy()
     try:
         # Soft labels (listen fraction) are thresholded at 1/2 for the stopping metric.
@@ -189,6 +195,7 @@ def fit(
     config: TrainConfig | None = None,
     generator: torch.Generator | None = None,
     on_epoch: EpochCallback | None = None,
+    tasks: tuple[str, ...] = ("finish",),
 ) -> FitResult:
     """Train with Adam on shuffled mini-batches; stop early on validation AUC.
 
@@ -204,6 +211,8 @@ def fit(
         config: Options; defaults to :class:`TrainConfig`.
         generator: Shuffling order; ``None`` means seed 0.
         on_epoch: Called as ``on_epoch(epoch, train_loss, valid_auc)`` (progress display).
+        tasks: The label columns the model predicts, in its output order (the base
+            model's ``tasks``).
 
     Returns:
         A :class:`FitResult`; ``model`` is trained in place.
@@ -212,8 +221,8 @@ def fit(
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     if len(train) == 0:
         raise ConfigError("train has 0 samples, must have at least one")
-    data = TensorSamples(train, model.tasks)
-    vdata = TensorSamples(valid, model.tasks) if valid is not None and len(valid) else None
+    data = TensorSamples(train, tasks)
+    vdata = TensorSamples(valid, tasks) if valid is not None and len(valid) else None
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     best_auc, best_epoch, best_state = -np.inf, 0, None
@@ -222,7 +231,7 @@ def fit(
     seen = 0
     start = time.perf_counter()
     for epoch in range(1, cfg.max_epochs + 1):
-        model.train(True)
+        _set_mode(model, True)
         perm = torch.randperm(len(data), generator=gen)
         total = 0.0
         for a in range(0, len(data), cfg.batch_size):
@@ -250,7 +259,7 @@ def fit(
         with torch.no_grad():
             for p, saved in zip(params, best_state, strict=True):
                 p.copy_(saved)
-    model.train(False)
+    _set_mode(model, False)
     return FitResult(
         n_epochs=len(losses),
         best_epoch=best_epoch,
