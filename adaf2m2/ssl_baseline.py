@@ -108,6 +108,12 @@ class SSLMask(nn.Module):
             nn.Linear(config.ssl_hidden, config.ssl_projection_dim),
         )
         init_linear_(self.encoder, self._generator)
+        with torch.no_grad():
+            # Zero biases: with small embeddings, random biases would dominate z and make
+            # every pair look alike (cosine ~ 1), a flat start for InfoNCE.
+            for layer in self.encoder:
+                if isinstance(layer, nn.Linear):
+                    layer.bias.zero_()
         self.last_parts_: LossParts | None = None
 
     @property

@@ -92,25 +92,30 @@ def make_toy_batch(
 ) -> FeatureBatch:
     """A labelled batch from a fixed long-tail toy world.
 
-    Users and items are drawn with Zipf-like popularity (weights ``1 / rank``); the label
-    logit of task ``t`` is a sum of per-field effects fixed by ``truth_seed`` (so meta fields
-    carry signal that generalises to rare IDs), and counts grow with popularity.
+    Users and items are drawn with Zipf-like popularity (weights ``1 / rank``); every other
+    field is a fixed function of the user (field 3) or of the item (fields 2, 4, 5 and any
+    beyond), as in real logs where a song has one artist and one genre. The label logit of
+    task ``t`` is a sum of per-field effects fixed by ``truth_seed`` (so meta fields carry
+    signal that generalises to rare IDs), and counts grow with popularity.
 
     Args:
         n: Number of examples.
         rng: Stream of the draws.
-        vocab_sizes: Vocabulary sizes per field (first three are user, item, artist ids).
+        vocab_sizes: Vocabulary sizes per field (user id, item id, then others).
         n_tasks: Number of label columns.
-        truth_seed: Seed of the fixed effects (the "world"); keep it fixed across batches.
+        truth_seed: Seed of the fixed world (lookups and effects); keep it across batches.
     """
     gen = np.random.default_rng(rng)
     truth = np.random.default_rng(truth_seed)
     effects = [truth.normal(0.0, 0.7, size=(v, n_tasks)) for v in vocab_sizes]
-    cols = []
-    for v in vocab_sizes:
-        p = 1.0 / np.arange(1, v + 1)
-        cols.append(gen.choice(v, size=n, p=p / p.sum()))
-    fields = np.stack(cols, axis=1).astype(np.int64)
+    owners = [0, 1] + [0 if f == 3 else 1 for f in range(2, len(vocab_sizes))]
+    lookups = [truth.integers(0, v, size=vocab_sizes[owners[f]]) for f, v in enumerate(vocab_sizes)]
+    fields = np.empty((n, len(vocab_sizes)), dtype=np.int64)
+    for f in range(min(2, len(vocab_sizes))):
+        p = 1.0 / np.arange(1, vocab_sizes[f] + 1)
+        fields[:, f] = gen.choice(vocab_sizes[f], size=n, p=p / p.sum())
+    for f in range(2, len(vocab_sizes)):
+        fields[:, f] = lookups[f][fields[:, owners[f]]]
     logit = sum(effects[f][fields[:, f]] for f in range(len(vocab_sizes)))
     labels = (gen.random((n, n_tasks)) < 1.0 / (1.0 + np.exp(-np.asarray(logit)))).astype(
         np.float32

@@ -157,8 +157,8 @@ def test_total_loss_is_main_plus_alpha_aux() -> None:
     total = fw.loss(make_toy_batch(32, rng=5))
     parts = fw.last_parts_
     assert parts is not None
-    assert float(total) == pytest.approx(parts.main + 0.2 * parts.aux, rel=1e-6)
-    assert parts.total == pytest.approx(float(total))
+    assert float(total.detach()) == pytest.approx(parts.main + 0.2 * parts.aux, rel=1e-6)
+    assert parts.total == pytest.approx(float(total.detach()))
 
 
 def test_multitask_bce_matches_sklearn_per_task() -> None:
