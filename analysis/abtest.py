@@ -102,7 +102,7 @@ class ExperimentAnalysis:
     config: ABConfig = field(default_factory=ABConfig)
 
 
-def _columns_for(metrics: Sequence[MetricDef], table: pd.DataFrame, cuped: bool) -> list[str]:
+def needed_columns(metrics: Sequence[MetricDef], table: pd.DataFrame, cuped: bool) -> list[str]:
     cols: list[str] = []
     for m in metrics:
         for c in m.columns:
@@ -231,7 +231,7 @@ def compare(
     """
     cfg = config or ABConfig()
     defs = metric_by_name(metrics)
-    cols = _columns_for(defs, table, cfg.cuped)
+    cols = needed_columns(defs, table, cfg.cuped)
     _check_table(table, cols, cfg)
     col_index = {c: i for i, c in enumerate(cols)}
     arm = table["arm"].astype(str).to_numpy()
@@ -259,7 +259,7 @@ def compare(
                 cells.append((mdef, name, msg))
                 stats.append((np.nan,) * 7 + (False,))  # type: ignore[arg-type]
                 continue
-            covs, note = _covariates(mdef, col_index, mc + mt, has_pre, cfg.cuped)
+            covs, note = cuped_covariates(mdef, col_index, mc + mt, has_pre, cfg.cuped)
             s = cuped_stats(mc, mt, numer, denom, covs)
             if float(s.var_c) == 0 and float(s.var_t) == 0:
                 note = "; ".join(
@@ -338,7 +338,7 @@ def _count(m: Moments) -> int:
     return int(np.nan_to_num(m.count))
 
 
-def _covariates(
+def cuped_covariates(
     mdef: MetricDef,
     col_index: dict[str, int],
     pooled: Moments,

@@ -1,0 +1,289 @@
+"""Daily cumulative monitoring with always-valid p-values and intervals (mSPRT).
+
+Looking at a fixed-horizon test every day and stopping at the first ``p < alpha``
+inflates false positives far above ``alpha``. The mixture sequential probability ratio
+test (Johari, Koomen, Pekelis, Walsh 2017; Johari, Pekelis, Walsh 2022) gives p-values
+and intervals that stay valid however often one looks.
+
+For an estimate ``d_k`` of the effect with variance ``V_k`` at look ``k`` and a normal
+mixing distribution ``theta ~ N(theta_0, tau^2)`` over alternatives::
+
+    Lambda_k(theta_0) = sqrt(V_k / (V_k + tau^2))
+                        * exp(tau^2 (d_k - theta_0)^2 / (2 V_k (V_k + tau^2)))
+    p_k  = min(p_{k-1}, 1 / Lambda_k(0))                     (always-valid p-value)
+    CI_k = d_k -/+ sqrt(V_k (V_k + tau^2) / tau^2 * (log((V_k + tau^2) / V_k) - 2 log alpha))
+           intersected with CI_{k-1}                         (confidence sequence)
+
+By Ville's inequality ``P(exists k: p_k <= alpha) <= alpha`` under the null when the
+estimates behave like a Gaussian process in information time; with cumulative per-user
+metrics on a fixed set of users that holds approximately, which the slow Monte-Carlo test
+(``tests/statistical/test_sequential_peeking.py``) checks.
+
+Choice of ``tau``: a mixture over **relative** lifts, ``tau_k = rel_tau * |m_k|`` with
+``m_k`` the mean of both arms pooled at look ``k`` (symmetric in the arms, so it carries no
+information about the sign of the effect). ``rel_tau`` is the relative lift the test is
+most sensitive to (default 5%); it must be set before the test, not tuned on its data.
+
+References:
+    Johari, R., Koomen, P., Pekelis, L., Walsh, D. (2017). Peeking at A/B Tests: Why it
+    matters, and what to do about it. KDD 2017.
+    Johari, R., Pekelis, L., Walsh, D. (2022). Always Valid Inference: Continuous
+    Monitoring of A/B Tests. Operations Research 70(3).
+    Howard, S. R., Ramdas, A., McAuliffe, J., Sekhon, J. (2021). Time-uniform,
+    nonparametric, nonasymptotic confidence sequences. Ann. Statist. 49(2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from analysis.errors import AnalysisError, InsufficientDataError
+from analysis.metrics import DailyTable
+from analysis.results import ResultCollection
+from analysis.schema import MetricDef, metric_by_name
+from analysis.segments import segment_masks
+from analysis.ttest import welch_from_stats
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class SequentialConfig:
+    """Options of daily monitoring.
+
+    Attributes:
+        alpha: Level of the always-valid p-values and intervals.
+        rel_tau: Standard deviation of the mixing distribution, as a relative lift.
+        control: Control arm name.
+        treatment: Treatment arm name.
+    """
+
+    alpha: float = 0.05
+    rel_tau: float = 0.05
+    control: str = "control"
+    treatment: str = "treatment"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise AnalysisError(f"alpha == {self.alpha!r}, must be in (0, 1)")
+        if not self.rel_tau > 0:
+            raise AnalysisError(f"rel_tau == {self.rel_tau!r}, must be > 0")
+
+
+@dataclass(frozen=True)
+class SequentialResult:
+    """One metric, one segment, one day of cumulative monitoring.
+
+    Attributes:
+        metric: Metric name.
+        segment: Segment name.
+        day: Last day included (cumulative from the window start).
+        n_control: Control users registered by ``day``.
+        n_treatment: Treatment users registered by ``day``.
+        control: Control mean of the cumulative metric.
+        treatment: Treatment mean.
+        effect_size: ``treatment - control``.
+        effect_size_ci_lower: Always-valid lower bound (running intersection).
+        effect_size_ci_upper: Always-valid upper bound.
+        rel_effect_size: ``treatment / control - 1``.
+        rel_effect_size_ci_lower: Always-valid bound divided by the control mean (approx.).
+        rel_effect_size_ci_upper: Upper counterpart.
+        pvalue: Always-valid p-value (running minimum of ``1 / Lambda``).
+        naive_pvalue: Fixed-horizon Welch p-value at this look (invalid under peeking).
+        naive_ci_lower: Fixed-horizon Welch lower bound at this look.
+        naive_ci_upper: Fixed-horizon Welch upper bound.
+        alpha: Level.
+        tau: Mixing standard deviation used at this look, in the metric's units.
+    """
+
+    metric: str
+    segment: str
+    day: int
+    n_control: int
+    n_treatment: int
+    control: float
+    treatment: float
+    effect_size: float
+    effect_size_ci_lower: float
+    effect_size_ci_upper: float
+    rel_effect_size: float
+    rel_effect_size_ci_lower: float
+    rel_effect_size_ci_upper: float
+    pvalue: float
+    naive_pvalue: float
+    naive_ci_lower: float
+    naive_ci_upper: float
+    alpha: float
+    tau: float
+
+
+def msprt(
+    effect: ArrayLike, variance: ArrayLike, tau: ArrayLike, alpha: float = 0.05
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Always-valid p-values and confidence sequence along the last axis (the looks).
+
+    Args:
+        effect: ``(..., K)`` effect estimates at each look.
+        variance: ``(..., K)`` their variances ``V_k``.
+        tau: ``(..., K)`` or scalar mixing standard deviation.
+        alpha: Level.
+
+    Returns:
+        ``(pvalue, ci_lower, ci_upper)``, each ``(..., K)``: running minimum of
+        ``1 / Lambda_k(0)`` (capped at 1) and the running intersection of the intervals.
+
+    Example:
+        >>> p, lo, hi = msprt([0.0, 0.0], [1.0, 0.5], 1.0)
+        >>> p.tolist()
+        [1.0, 1.0]
+    """
+    if not 0 < alpha < 1:
+        raise AnalysisError(f"alpha == {alpha!r}, must be in (0, 1)")
+    d = np.asarray(effect, dtype=np.float64)
+    v = np.broadcast_to(np.asarray(variance, dtype=np.float64), d.shape)
+    t2 = np.broadcast_to(np.asarray(tau, dtype=np.float64) ** 2, d.shape)
+    if np.any(v < 0) or np.any(t2 <= 0):
+        raise AnalysisError("variance must be >= 0 and tau > 0")
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_lambda = 0.5 * np.log(v / (v + t2)) + t2 * d**2 / (2 * v * (v + t2))
+        log_lambda = np.where(v > 0, log_lambda, np.where(d == 0, 0.0, np.inf))
+        p = np.minimum(1.0, np.exp(-log_lambda))
+        half = np.sqrt(v * (v + t2) / t2 * (np.log((v + t2) / v) - 2 * np.log(alpha)))
+        half = np.where(v > 0, half, 0.0)
+    p = np.minimum.accumulate(np.nan_to_num(p, nan=1.0), axis=-1)
+    lo = np.maximum.accumulate(np.nan_to_num(d - half, nan=-np.inf), axis=-1)
+    hi = np.minimum.accumulate(np.nan_to_num(d + half, nan=np.inf), axis=-1)
+    return p, lo, hi
+
+
+def cumulative_arm_stats(
+    cumulative: FloatArray, treat: NDArray[np.bool_], present: NDArray[np.bool_]
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Per-day means, variances (ddof=1) and counts of each arm.
+
+    Args:
+        cumulative: ``(n_users, K)`` cumulative metric through each look.
+        treat: ``(n_users,)`` treatment flag.
+        present: ``(n_users, K)`` whether the user is registered by that look.
+
+    Returns:
+        ``(mean_c, var_c, n_c, mean_t, var_t, n_t)``, each ``(K,)``.
+    """
+    out = []
+    for arm in (~treat, treat):
+        w = present & arm[:, None]
+        n = w.sum(axis=0).astype(np.float64)
+        s1 = np.where(w, cumulative, 0.0).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = s1 / n
+            dev = np.where(w, cumulative - mean, 0.0)
+            var = (dev**2).sum(axis=0) / (n - 1)
+        out += [mean, var, n]
+    return out[0], out[1], out[2], out[3], out[4], out[5]
+
+
+def monitor(
+    daily: DailyTable,
+    metrics: Iterable[str | MetricDef] | None = None,
+    config: SequentialConfig | None = None,
+    segments: tuple[str, ...] = ("all",),
+) -> ResultCollection[SequentialResult]:
+    """Cumulative daily comparison with always-valid and naive p-values and intervals.
+
+    Each look ``k`` uses every assigned user registered by day ``k`` with the metric
+    accumulated from the window start through day ``k`` (zeros when inactive). Ratio
+    metrics use the delta method on the cumulative numerator and denominator.
+
+    Args:
+        daily: Per-user daily counts (``analysis.metrics.daily_user_metrics``).
+        metrics: Metric names or definitions whose columns ``daily`` holds.
+        config: Monitoring options.
+        segments: Segment specs.
+
+    Returns:
+        One record per metric, segment and day.
+
+    Raises:
+        InsufficientDataError: An arm has fewer than 2 users on every day of a segment.
+    """
+    cfg = config or SequentialConfig()
+    defs = metric_by_name(metrics)
+    arm = daily.users["arm"].astype(str).to_numpy()
+    reg = daily.users["registration_day"].to_numpy(dtype=np.int64)
+    in_test = (arm == cfg.control) | (arm == cfg.treatment)
+    records = []
+    for seg_name, mask in segment_masks(daily.users, segments):
+        sel = mask & in_test
+        treat = arm[sel] == cfg.treatment
+        present = reg[sel][:, None] <= daily.days[None, :]
+        for mdef in defs:
+            num = daily.cumulative(mdef.numer)[sel]
+            if mdef.denom is None:
+                mc, vc, nc, mt, vt, nt = cumulative_arm_stats(num, treat, present)
+            else:
+                den = daily.cumulative(mdef.denom)[sel]
+                mc, vc, nc, mt, vt, nt = _ratio_arm_stats(num, den, treat, present)
+            ok = (nc >= 2) & (nt >= 2) & np.isfinite(mc) & np.isfinite(mt)
+            if not ok.any():
+                raise InsufficientDataError(
+                    f"segment {seg_name!r}, metric {mdef.name!r}: fewer than 2 users per arm "
+                    "on every day"
+                )
+            idx = np.flatnonzero(ok)
+            w = welch_from_stats(
+                mc[idx], vc[idx], nc[idx], mt[idx], vt[idx], nt[idx], alpha=cfg.alpha
+            )
+            pooled = (mc[idx] * nc[idx] + mt[idx] * nt[idx]) / (nc[idx] + nt[idx])
+            tau = cfg.rel_tau * np.maximum(np.abs(pooled), 1e-12)
+            p, lo, hi = msprt(w.effect_size, w.se**2, tau, cfg.alpha)
+            for j, k in enumerate(idx):
+                records.append(
+                    SequentialResult(
+                        metric=mdef.name,
+                        segment=seg_name,
+                        day=int(daily.days[k]),
+                        n_control=int(nc[k]),
+                        n_treatment=int(nt[k]),
+                        control=float(mc[k]),
+                        treatment=float(mt[k]),
+                        effect_size=float(w.effect_size[j]),
+                        effect_size_ci_lower=float(lo[j]),
+                        effect_size_ci_upper=float(hi[j]),
+                        rel_effect_size=float(w.rel_effect_size[j]),
+                        rel_effect_size_ci_lower=float(lo[j] / mc[k]) if mc[k] else float("nan"),
+                        rel_effect_size_ci_upper=float(hi[j] / mc[k]) if mc[k] else float("nan"),
+                        pvalue=float(p[j]),
+                        naive_pvalue=float(w.pvalue[j]),
+                        naive_ci_lower=float(w.effect_size_ci_lower[j]),
+                        naive_ci_upper=float(w.effect_size_ci_upper[j]),
+                        alpha=cfg.alpha,
+                        tau=float(tau[j]),
+                    )
+                )
+    return ResultCollection(records, "Cumulative daily monitoring (mSPRT)")
+
+
+def _ratio_arm_stats(
+    num: FloatArray, den: FloatArray, treat: NDArray[np.bool_], present: NDArray[np.bool_]
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Delta-method per-day stats of ``mean(num) / mean(den)`` for each arm."""
+    out = []
+    for arm in (~treat, treat):
+        w = present & arm[:, None]
+        n = w.sum(axis=0).astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            my = np.where(w, num, 0.0).sum(axis=0) / n
+            mz = np.where(w, den, 0.0).sum(axis=0) / n
+            r = my / mz
+            # Linearised per-user values (y - r z) / mean(z): their variance is the delta one.
+            lin = np.where(w, (num - r * den) / mz, 0.0)
+            var = (lin**2).sum(axis=0) / (n - 1)
+        out += [r, var, n]
+    return out[0], out[1], out[2], out[3], out[4], out[5]
+
+
+__all__ = ["SequentialConfig", "SequentialResult", "cumulative_arm_stats", "monitor", "msprt"]
