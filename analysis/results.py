@@ -162,7 +162,7 @@ class ResultCollection(Generic[R]):
     def to_dicts(self) -> list[dict[str, Any]]:
         """One JSON-ready dict per record (NaN and infinities become ``None``)."""
         return [
-            {k: _jsonable(v) for k, v in dataclasses.asdict(r).items()}  # type: ignore[call-overload]
+            {k: jsonable(v) for k, v in dataclasses.asdict(r).items()}  # type: ignore[call-overload]
             for r in self._records
         ]
 
@@ -176,7 +176,7 @@ class ResultCollection(Generic[R]):
         frame = self.to_pandas()
         for col in frame.columns:
             if frame[col].dtype.kind == "f":
-                frame[col] = frame[col].map(_fmt)
+                frame[col] = frame[col].map(format_value)
         return frame
 
     def __str__(self) -> str:
@@ -197,7 +197,8 @@ class ResultCollection(Generic[R]):
         return body.replace(">\n  <thead>", f">{caption}\n  <thead>", 1)
 
 
-def _fmt(value: float) -> str:
+def format_value(value: float) -> str:
+    """Four significant digits; scientific notation for very large or small magnitudes."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nan"
     if isinstance(value, float) and math.isinf(value):
@@ -210,7 +211,8 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Convert numpy scalars and containers to JSON types; NaN and infinities to ``None``."""
     if isinstance(value, float | np.floating):
         f = float(value)
         return f if math.isfinite(f) else None
@@ -219,10 +221,10 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     return value
 
 
-__all__ = ["EffectResult", "ResultCollection", "SegmentDiffResult"]
+__all__ = ["EffectResult", "ResultCollection", "SegmentDiffResult", "format_value", "jsonable"]

@@ -15,14 +15,27 @@ mixing distribution ``theta ~ N(theta_0, tau^2)`` over alternatives::
            intersected with CI_{k-1}                         (confidence sequence)
 
 By Ville's inequality ``P(exists k: p_k <= alpha) <= alpha`` under the null when the
-estimates behave like a Gaussian process in information time; with cumulative per-user
-metrics on a fixed set of users that holds approximately, which the slow Monte-Carlo test
-(``tests/statistical/test_sequential_peeking.py``) checks.
+estimates behave like a Gaussian process in information time.
 
-Choice of ``tau``: a mixture over **relative** lifts, ``tau_k = rel_tau * |m_k|`` with
-``m_k`` the mean of both arms pooled at look ``k`` (symmetric in the arms, so it carries no
-information about the sign of the effect). ``rel_tau`` is the relative lift the test is
-most sensitive to (default 5%); it must be set before the test, not tuned on its data.
+How it is applied to daily cumulative metrics here:
+
+* The test runs on the **log ratio** ``d_k = log(m_t / m_c)`` of the cumulative means,
+  with the log-scale delta variance ``V_k = v_t / (n_t m_t^2) + v_c / (n_c m_c^2)`` (as in
+  ``analysis.ttest``). A relative lift is roughly stable as the window grows while the
+  absolute cumulative difference grows every day, and on the log scale ``tau = rel_tau``
+  is a fixed mixing scale set before the test (default 0.05: most sensitive to lifts of
+  about 5%). ``pvalue`` is the running minimum of ``1 / Lambda_k(0)`` (valid for the
+  null "no effect on any day"); the relative interval is ``exp(CI_k) - 1``.
+* The interval of the absolute cumulative difference uses ``tau_k = rel_tau |m_k|``
+  (``m_k``: both arms pooled, symmetric in the arms).
+* Intervals are **not** intersected across days: the cumulative estimand changes with
+  the window (a retention effect builds up), and intersecting intervals of different
+  estimands would exclude the truth. Each day's interval is that day's always-valid one.
+
+The cumulative estimates of one fixed set of users are not exactly a process with
+independent increments, so validity is approximate; the slow Monte-Carlo test
+(``tests/statistical/test_sequential_peeking.py``) measures the daily-peeking
+false-positive rate against the naive daily t-test.
 
 References:
     Johari, R., Koomen, P., Pekelis, L., Walsh, D. (2017). Peeking at A/B Tests: Why it
@@ -87,15 +100,17 @@ class SequentialResult:
         control: Control mean of the cumulative metric.
         treatment: Treatment mean.
         effect_size: ``treatment - control``.
-        effect_size_ci_lower: Always-valid lower bound (running intersection).
+        effect_size_ci_lower: Always-valid lower bound of this day's difference.
         effect_size_ci_upper: Always-valid upper bound.
         rel_effect_size: ``treatment / control - 1``.
-        rel_effect_size_ci_lower: Always-valid bound divided by the control mean (approx.).
+        rel_effect_size_ci_lower: Always-valid lower bound of the relative lift (log scale).
         rel_effect_size_ci_upper: Upper counterpart.
-        pvalue: Always-valid p-value (running minimum of ``1 / Lambda``).
+        pvalue: Always-valid p-value of the log ratio (running minimum of ``1 / Lambda``).
         naive_pvalue: Fixed-horizon Welch p-value at this look (invalid under peeking).
         naive_ci_lower: Fixed-horizon Welch lower bound at this look.
         naive_ci_upper: Fixed-horizon Welch upper bound.
+        naive_rel_ci_lower: Fixed-horizon lower bound of the relative lift (log-delta).
+        naive_rel_ci_upper: Fixed-horizon upper bound of the relative lift.
         alpha: Level.
         tau: Mixing standard deviation used at this look, in the metric's units.
     """
@@ -117,12 +132,19 @@ class SequentialResult:
     naive_pvalue: float
     naive_ci_lower: float
     naive_ci_upper: float
+    naive_rel_ci_lower: float
+    naive_rel_ci_upper: float
     alpha: float
     tau: float
 
 
 def msprt(
-    effect: ArrayLike, variance: ArrayLike, tau: ArrayLike, alpha: float = 0.05
+    effect: ArrayLike,
+    variance: ArrayLike,
+    tau: ArrayLike,
+    alpha: float = 0.05,
+    *,
+    intersect: bool = True,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Always-valid p-values and confidence sequence along the last axis (the looks).
 
@@ -131,10 +153,12 @@ def msprt(
         variance: ``(..., K)`` their variances ``V_k``.
         tau: ``(..., K)`` or scalar mixing standard deviation.
         alpha: Level.
+        intersect: Intersect the intervals over looks (valid for an effect that is the
+            same at every look); ``False`` keeps each look's own interval.
 
     Returns:
         ``(pvalue, ci_lower, ci_upper)``, each ``(..., K)``: running minimum of
-        ``1 / Lambda_k(0)`` (capped at 1) and the running intersection of the intervals.
+        ``1 / Lambda_k(0)`` (capped at 1) and the (running intersection of the) intervals.
 
     Example:
         >>> p, lo, hi = msprt([0.0, 0.0], [1.0, 0.5], 1.0)
@@ -155,8 +179,43 @@ def msprt(
         half = np.sqrt(v * (v + t2) / t2 * (np.log((v + t2) / v) - 2 * np.log(alpha)))
         half = np.where(v > 0, half, 0.0)
     p = np.minimum.accumulate(np.nan_to_num(p, nan=1.0), axis=-1)
-    lo = np.maximum.accumulate(np.nan_to_num(d - half, nan=-np.inf), axis=-1)
-    hi = np.minimum.accumulate(np.nan_to_num(d + half, nan=np.inf), axis=-1)
+    lo = np.nan_to_num(d - half, nan=-np.inf)
+    hi = np.nan_to_num(d + half, nan=np.inf)
+    if intersect:
+        lo = np.maximum.accumulate(lo, axis=-1)
+        hi = np.minimum.accumulate(hi, axis=-1)
+    return p, lo, hi
+
+
+def sequential_relative(
+    mean_c: ArrayLike,
+    var_c: ArrayLike,
+    n_c: ArrayLike,
+    mean_t: ArrayLike,
+    var_t: ArrayLike,
+    n_t: ArrayLike,
+    rel_tau: float,
+    alpha: float = 0.05,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """mSPRT on the log ratio of means along the last axis (the looks).
+
+    Looks where a mean is not positive carry no information (``Lambda = 1``).
+
+    Returns:
+        ``(pvalue, rel_ci_lower, rel_ci_upper)``: always-valid p-value (running minimum)
+        and each look's always-valid interval of ``m_t / m_c - 1``.
+    """
+    mc, vc, nc, mt, vt, nt = (
+        np.asarray(a, dtype=np.float64) for a in (mean_c, var_c, n_c, mean_t, var_t, n_t)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        valid = (mc > 0) & (mt > 0)
+        d = np.where(valid, np.log(np.where(valid, mt / mc, 1.0)), 0.0)
+        v = np.where(valid, vc / (nc * mc**2) + vt / (nt * mt**2), np.inf)
+    v = np.where(np.isfinite(v), v, 1e300)  # no information: Lambda -> 1, interval unbounded
+    p, lo, hi = msprt(d, v, rel_tau, alpha, intersect=False)
+    lo = np.where(valid, np.expm1(lo), np.nan)
+    hi = np.where(valid, np.expm1(hi), np.nan)
     return p, lo, hi
 
 
@@ -237,9 +296,12 @@ def monitor(
             w = welch_from_stats(
                 mc[idx], vc[idx], nc[idx], mt[idx], vt[idx], nt[idx], alpha=cfg.alpha
             )
+            p, rlo, rhi = sequential_relative(
+                mc[idx], vc[idx], nc[idx], mt[idx], vt[idx], nt[idx], cfg.rel_tau, cfg.alpha
+            )
             pooled = (mc[idx] * nc[idx] + mt[idx] * nt[idx]) / (nc[idx] + nt[idx])
             tau = cfg.rel_tau * np.maximum(np.abs(pooled), 1e-12)
-            p, lo, hi = msprt(w.effect_size, w.se**2, tau, cfg.alpha)
+            _, lo, hi = msprt(w.effect_size, w.se**2, tau, cfg.alpha, intersect=False)
             for j, k in enumerate(idx):
                 records.append(
                     SequentialResult(
@@ -254,12 +316,14 @@ def monitor(
                         effect_size_ci_lower=float(lo[j]),
                         effect_size_ci_upper=float(hi[j]),
                         rel_effect_size=float(w.rel_effect_size[j]),
-                        rel_effect_size_ci_lower=float(lo[j] / mc[k]) if mc[k] else float("nan"),
-                        rel_effect_size_ci_upper=float(hi[j] / mc[k]) if mc[k] else float("nan"),
+                        rel_effect_size_ci_lower=float(rlo[j]),
+                        rel_effect_size_ci_upper=float(rhi[j]),
                         pvalue=float(p[j]),
                         naive_pvalue=float(w.pvalue[j]),
                         naive_ci_lower=float(w.effect_size_ci_lower[j]),
                         naive_ci_upper=float(w.effect_size_ci_upper[j]),
+                        naive_rel_ci_lower=float(w.rel_effect_size_ci_lower[j]),
+                        naive_rel_ci_upper=float(w.rel_effect_size_ci_upper[j]),
                         alpha=cfg.alpha,
                         tau=float(tau[j]),
                     )
@@ -286,4 +350,11 @@ def _ratio_arm_stats(
     return out[0], out[1], out[2], out[3], out[4], out[5]
 
 
-__all__ = ["SequentialConfig", "SequentialResult", "cumulative_arm_stats", "monitor", "msprt"]
+__all__ = [
+    "SequentialConfig",
+    "SequentialResult",
+    "cumulative_arm_stats",
+    "monitor",
+    "msprt",
+    "sequential_relative",
+]
