@@ -30,10 +30,12 @@ from numpy.typing import NDArray
 from analysis.abtest import cuped_covariates, needed_columns
 from analysis.cuped import cuped_stats
 from analysis.errors import AnalysisError
+from analysis.metrics import DailyTable
 from analysis.moments import Moments
 from analysis.results import ResultCollection
 from analysis.schema import MetricDef, metric_by_name
-from analysis.ttest import RelCI, welch_from_stats
+from analysis.sequential import sequential_relative
+from analysis.ttest import RelCI, WelchArrays, welch_from_stats
 
 FloatArray = NDArray[np.float64]
 
@@ -101,6 +103,99 @@ def binomial_band(n: int, p: float, level: float = 0.99) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+@dataclass(frozen=True)
+class RoundStats:
+    """Per-round outputs of one metric over many assignments (arrays of length n_rounds).
+
+    Attributes:
+        welch: Welch outputs of every round.
+        var_reduction: CUPED variance reduction of every round.
+        true_effect: The true absolute effect (``rel_effect`` times the all-user value).
+        cuped: Whether CUPED covariates were used.
+    """
+
+    welch: WelchArrays
+    var_reduction: FloatArray
+    true_effect: float
+    cuped: bool
+
+
+def round_statistics(
+    table: pd.DataFrame,
+    metrics: Iterable[str | MetricDef] | None,
+    assignments: Iterable[NDArray[np.bool_]],
+    *,
+    rel_effect: float = 0.0,
+    cuped: bool = True,
+    alpha: float = 0.05,
+    rel_ci: RelCI = "log_delta",
+) -> dict[str, RoundStats]:
+    """Analyse a per-user table under many assignments at once.
+
+    Args:
+        table: Per-user table (its ``arm`` column is ignored).
+        metrics: Metric names or definitions (all defaults if ``None``).
+        assignments: Chunks of ``(rounds, n_users)`` boolean treatment indicators.
+        rel_effect: Relative effect injected into the treatment numerators.
+        cuped: Use the table's pre-period covariates.
+        alpha: Test level.
+        rel_ci: Relative interval method.
+
+    Returns:
+        Metric name -> its per-round statistics.
+    """
+    if rel_effect <= -1:
+        raise AnalysisError(f"rel_effect == {rel_effect}, must be > -1")
+    defs = metric_by_name(metrics)
+    cols = needed_columns(defs, table, cuped)
+    col_index = {c: i for i, c in enumerate(cols)}
+    x = np.column_stack([table[c].to_numpy(dtype=np.float64) for c in cols])
+    n, m = x.shape
+    mu = x.mean(axis=0)
+    xc = x - mu  # centred so the sums-of-products formula loses no precision
+    iu, ju = np.triu_indices(m)
+    prods = xc[:, iu] * xc[:, ju]
+    total_s, total_p = xc.sum(axis=0), prods.sum(axis=0)
+    pooled_all = Moments.from_values(x)
+
+    sums, cross, counts = [], [], []
+    for chunk in assignments:
+        a = np.asarray(chunk, dtype=np.float64)
+        if a.ndim != 2 or a.shape[1] != n:
+            raise AnalysisError(f"assignments chunk has shape {a.shape}, must be (rounds, {n})")
+        sums.append(a @ xc)
+        cross.append(a @ prods)
+        counts.append(a.sum(axis=1))
+    if not sums:
+        raise AnalysisError("assignments is empty; need at least one round")
+    sums_t, cross_t, count_t = np.concatenate(sums), np.concatenate(cross), np.concatenate(counts)
+
+    def full(c: FloatArray) -> FloatArray:
+        out = np.empty((c.shape[0], m, m))
+        out[:, iu, ju] = c
+        out[:, ju, iu] = c
+        return out
+
+    t_mom = Moments.from_sums(count_t, sums_t, full(cross_t))
+    c_mom = Moments.from_sums(n - count_t, total_s - sums_t, full(total_p - cross_t))
+    out: dict[str, RoundStats] = {}
+    for mdef in defs:
+        numer = col_index[mdef.numer]
+        denom = None if mdef.denom is None else col_index[mdef.denom]
+        scale = np.ones(m)
+        scale[numer] = 1.0 + rel_effect
+        treat = Moments(t_mom.count, (t_mom.mean + mu) * scale, t_mom.cov * np.outer(scale, scale))
+        ctrl = Moments(c_mom.count, c_mom.mean + mu, c_mom.cov)
+        covs, _ = cuped_covariates(mdef, col_index, pooled_all, col_index.get("has_pre"), cuped)
+        s = cuped_stats(ctrl, treat, numer, denom, covs)
+        w = welch_from_stats(
+            s.mean_c, s.var_c, s.n_c, s.mean_t, s.var_t, s.n_t, alpha=alpha, rel_ci=rel_ci
+        )
+        base = float(pooled_all.mean[numer] / (1.0 if denom is None else pooled_all.mean[denom]))
+        out[mdef.name] = RoundStats(w, s.var_reduction, rel_effect * base, bool(covs))
+    return out
+
+
 def rerandomise(
     table: pd.DataFrame,
     metrics: Iterable[str | MetricDef] | None = None,
@@ -135,66 +230,30 @@ def rerandomise(
         raise AnalysisError(f"n_rounds == {n_rounds}, must be >= 1")
     if not 0 < treatment_share < 1:
         raise AnalysisError(f"treatment_share == {treatment_share}, must be in (0, 1)")
-    if rel_effect <= -1:
-        raise AnalysisError(f"rel_effect == {rel_effect}, must be > -1")
     seed = rng if isinstance(rng, int) else None
     gen = np.random.default_rng(rng)
-    defs = metric_by_name(metrics)
-    cols = needed_columns(defs, table, cuped)
-    col_index = {c: i for i, c in enumerate(cols)}
-    x = np.column_stack([table[c].to_numpy(dtype=np.float64) for c in cols])
-    n, m = x.shape
-    mu = x.mean(axis=0)
-    xc = x - mu  # centred so the sums-of-products formula loses no precision
-    iu, ju = np.triu_indices(m)
-    prods = xc[:, iu] * xc[:, ju]
-    total_s, total_p = xc.sum(axis=0), prods.sum(axis=0)
-    pooled_all = Moments.from_values(x)
-
-    sums_t = np.empty((n_rounds, m))
-    cross_t = np.empty((n_rounds, iu.size))
-    count_t = np.empty(n_rounds)
-    for start in range(0, n_rounds, chunk):
-        stop = min(start + chunk, n_rounds)
-        a = (gen.random((stop - start, n)) < treatment_share).astype(np.float64)
-        sums_t[start:stop] = a @ xc
-        cross_t[start:stop] = a @ prods
-        count_t[start:stop] = a.sum(axis=1)
-
-    def full(cross: FloatArray) -> FloatArray:
-        out = np.empty((cross.shape[0], m, m))
-        out[:, iu, ju] = cross
-        out[:, ju, iu] = cross
-        return out
-
-    t_mom = Moments.from_sums(count_t, sums_t, full(cross_t))
-    c_mom = Moments.from_sums(n - count_t, total_s - sums_t, full(total_p - cross_t))
+    n = len(table)
+    chunks = (
+        gen.random((min(chunk, n_rounds - start), n)) < treatment_share
+        for start in range(0, n_rounds, chunk)
+    )
+    stats = round_statistics(
+        table, metrics, chunks, rel_effect=rel_effect, cuped=cuped, alpha=alpha, rel_ci=rel_ci
+    )
+    rb = binomial_band(n_rounds, alpha)
+    cb = binomial_band(n_rounds, 1 - alpha)
     records = []
-    for mdef in defs:
-        numer = col_index[mdef.numer]
-        denom = None if mdef.denom is None else col_index[mdef.denom]
-        scale = np.ones(m)
-        scale[numer] = 1.0 + rel_effect
-        treat = Moments(t_mom.count, (t_mom.mean + mu) * scale, t_mom.cov * np.outer(scale, scale))
-        ctrl = Moments(c_mom.count, c_mom.mean + mu, c_mom.cov)
-        covs, _ = cuped_covariates(mdef, col_index, pooled_all, col_index.get("has_pre"), cuped)
-        s = cuped_stats(ctrl, treat, numer, denom, covs)
-        w = welch_from_stats(
-            s.mean_c, s.var_c, s.n_c, s.mean_t, s.var_t, s.n_t, alpha=alpha, rel_ci=rel_ci
-        )
-        base = float(pooled_all.mean[numer] / (1.0 if denom is None else pooled_all.mean[denom]))
-        true_abs = rel_effect * base
+    for name, st in stats.items():
+        w, true_abs = st.welch, st.true_effect
         covered = (w.effect_size_ci_lower <= true_abs) & (true_abs <= w.effect_size_ci_upper)
         rel_cov = (w.rel_effect_size_ci_lower <= rel_effect) & (
             rel_effect <= w.rel_effect_size_ci_upper
         )
-        rb = binomial_band(n_rounds, alpha)
-        cb = binomial_band(n_rounds, 1 - alpha)
         records.append(
             HarnessResult(
-                metric=mdef.name,
+                metric=name,
                 kind="aa" if rel_effect == 0 else "effect",
-                cuped=bool(covs),
+                cuped=st.cuped,
                 n_rounds=n_rounds,
                 n_users=n,
                 alpha=alpha,
@@ -206,7 +265,7 @@ def rerandomise(
                 rel_coverage=float(np.mean(rel_cov)),
                 coverage_band_lower=cb[0],
                 coverage_band_upper=cb[1],
-                mean_var_reduction=float(np.mean(s.var_reduction)),
+                mean_var_reduction=float(np.mean(st.var_reduction)),
                 seed=seed,
             )
         )
@@ -214,4 +273,137 @@ def rerandomise(
     return ResultCollection(records, f"Re-randomisation harness ({kind}, {n_rounds} rounds)")
 
 
-__all__ = ["HarnessResult", "binomial_band", "rerandomise"]
+@dataclass(frozen=True)
+class PeekingResult:
+    """A/A false-positive rate when looking every day, naive versus always-valid.
+
+    Attributes:
+        metric: Metric name (a per-user count, cumulated daily).
+        n_rounds: Re-randomisations.
+        n_looks: Days looked at.
+        alpha: Level.
+        rel_tau: Mixing scale of the mSPRT.
+        naive_fpr: Share of rounds where the fixed-horizon Welch p-value fell below
+            ``alpha`` on at least one day (stopping at the first "significant" look).
+        sequential_fpr: The same for the always-valid p-value.
+        final_look_fpr: Share of rounds significant at the last day only (one look).
+        band_lower: Lower end of the 99% binomial band of ``alpha``.
+        band_upper: Upper end.
+        seed: Root seed (``None`` if a generator was passed).
+    """
+
+    metric: str
+    n_rounds: int
+    n_looks: int
+    alpha: float
+    rel_tau: float
+    naive_fpr: float
+    sequential_fpr: float
+    final_look_fpr: float
+    band_lower: float
+    band_upper: float
+    seed: int | None
+
+
+def aa_peeking(
+    daily: DailyTable,
+    metric: str,
+    *,
+    n_rounds: int = 2000,
+    alpha: float = 0.05,
+    rel_tau: float = 0.05,
+    treatment_share: float = 0.5,
+    rng: int | np.random.Generator | np.random.SeedSequence | None = None,
+    chunk: int = 250,
+) -> PeekingResult:
+    """Daily-peeking A/A: re-randomise users, look every day at the cumulative metric.
+
+    Uses the same Welch and mSPRT code as :func:`analysis.sequential.monitor`, vectorised
+    over rounds (one matrix product per chunk of rounds).
+
+    Args:
+        daily: Per-user daily counts.
+        metric: A count column of ``daily`` (e.g. ``"active_days"``).
+        n_rounds: Re-randomisations.
+        alpha: Level.
+        rel_tau: Mixing scale of the mSPRT (relative lift).
+        treatment_share: Probability of treatment.
+        rng: Seed or generator.
+        chunk: Rounds per matrix product.
+
+    Returns:
+        The false-positive rates.
+    """
+    if n_rounds < 1:
+        raise AnalysisError(f"n_rounds == {n_rounds}, must be >= 1")
+    seed = rng if isinstance(rng, int) else None
+    gen = np.random.default_rng(rng)
+    cum = daily.cumulative(metric)
+    reg = daily.users["registration_day"].to_numpy(dtype=np.int64)
+    present = (reg[:, None] <= daily.days[None, :]).astype(np.float64)
+    n_tot = present.sum(axis=0)
+    mu = (cum * present).sum(axis=0) / np.maximum(n_tot, 1)
+    cc = (cum - mu) * present  # centred among present users; absent users stay 0
+    s1_tot, s2_tot = cc.sum(axis=0), (cc**2).sum(axis=0)
+    n = cum.shape[0]
+    naive_any, seq_any, final = [], [], []
+    for start in range(0, n_rounds, chunk):
+        a = (gen.random((min(chunk, n_rounds - start), n)) < treatment_share).astype(np.float64)
+        nt = a @ present
+        s1 = a @ cc
+        s2 = a @ (cc**2)
+        nc = n_tot - nt
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mt = s1 / nt
+            mc = (s1_tot - s1) / nc
+            vt = (s2 - nt * mt**2) / (nt - 1)
+            vc = (s2_tot - s2 - nc * mc**2) / (nc - 1)
+        mt, mc = mt + mu, mc + mu
+        looks = np.all((nt >= 2) & (nc >= 2), axis=0)
+        w = welch_from_stats(
+            mc[:, looks],
+            vc[:, looks],
+            nc[:, looks],
+            mt[:, looks],
+            vt[:, looks],
+            nt[:, looks],
+            alpha=alpha,
+        )
+        p_seq, _, _ = sequential_relative(
+            mc[:, looks],
+            vc[:, looks],
+            nc[:, looks],
+            mt[:, looks],
+            vt[:, looks],
+            nt[:, looks],
+            rel_tau,
+            alpha,
+        )
+        naive_any.append(np.any(w.pvalue < alpha, axis=1))
+        seq_any.append(p_seq[:, -1] < alpha)
+        final.append(w.pvalue[:, -1] < alpha)
+    band = binomial_band(n_rounds, alpha)
+    return PeekingResult(
+        metric=metric,
+        n_rounds=n_rounds,
+        n_looks=int(looks.sum()),
+        alpha=alpha,
+        rel_tau=rel_tau,
+        naive_fpr=float(np.mean(np.concatenate(naive_any))),
+        sequential_fpr=float(np.mean(np.concatenate(seq_any))),
+        final_look_fpr=float(np.mean(np.concatenate(final))),
+        band_lower=band[0],
+        band_upper=band[1],
+        seed=seed,
+    )
+
+
+__all__ = [
+    "HarnessResult",
+    "PeekingResult",
+    "RoundStats",
+    "aa_peeking",
+    "binomial_band",
+    "rerandomise",
+    "round_statistics",
+]
