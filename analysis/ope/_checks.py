@@ -39,6 +39,10 @@ def as_float_array(value: Any, name: str, ndim: int) -> NDArray[np.float64]:
         ) from exc
     if arr.ndim != ndim:
         raise AnalysisError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    # Fast path: a finite sum means every entry is finite (one pass, no boolean array);
+    # only a non-finite sum (a NaN, an inf, or an overflow) pays for the elementwise check.
+    if np.isfinite(arr.sum()):
+        return arr
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = first_index(bad)

@@ -30,6 +30,9 @@ from analysis.errors import AnalysisError
 from analysis.ope._checks import as_float_array, as_int_array, check_length, check_positive_int
 from analysis.ope.bootstrap import RandomState
 
+#: Predictions (rows x candidates) made at once by :func:`cross_fit_predict`.
+_PREDICT_CHUNK_ENTRIES = 1 << 20
+
 
 class RewardModel(Protocol):
     """What :func:`cross_fit_predict` needs from a reward model."""
@@ -150,19 +153,35 @@ class RidgeRewardModel:
         reward: NDArray[np.float64],
         context: NDArray[np.float64] | None = None,
     ) -> RidgeRewardModel:
-        """Solve the ridge normal equations ``(Phi'Phi + alpha D) coef = Phi'r``."""
+        """Solve the ridge normal equations ``(Phi'Phi + alpha D) coef = Phi'r``.
+
+        With ``Z = [1, x]`` and the one-hot block ``A``, ``Phi'Phi`` is assembled from its
+        blocks, ``Z'Z``, ``Z'A`` (per-action sums of ``Z``, by ``bincount``) and the
+        diagonal ``A'A`` (action counts), so memory is ``O(n dim_context)``, never a copy
+        of the design; the system is sparse when there are many actions.
+        """
         n = action.shape[0]
         if n == 0:
             raise AnalysisError("action has 0 rounds, need at least 1 to fit a reward model")
         x = np.zeros((n, 0)) if context is None else context
         self.actions_, inverse = np.unique(action, return_inverse=True)
         n_act = self.actions_.size
-        onehot = sp.csr_matrix((np.ones(n), (np.arange(n), inverse)), shape=(n, n_act))
-        design = sp.hstack([sp.csr_matrix(np.ones((n, 1))), sp.csr_matrix(x), onehot]).tocsc()
-        penalty = np.full(design.shape[1], self.alpha)
-        penalty[0] = 0.0
-        gram = (design.T @ design + sp.diags(penalty)).tocsc()
-        coef = np.atleast_1d(spsolve(gram, design.T @ reward))
+        z = np.hstack([np.ones((n, 1)), x])
+        ztz = z.T @ z
+        zta = np.vstack(
+            [np.bincount(inverse, weights=z[:, c], minlength=n_act) for c in range(z.shape[1])]
+        )
+        counts = np.bincount(inverse, minlength=n_act).astype(np.float64)
+        penalty_z = np.full(z.shape[1], self.alpha)
+        penalty_z[0] = 0.0  # the intercept is not penalised
+        gram = sp.bmat(
+            [
+                [sp.csr_matrix(ztz + np.diag(penalty_z)), sp.csr_matrix(zta)],
+                [sp.csr_matrix(zta.T), sp.diags(counts + self.alpha)],
+            ]
+        ).tocsc()
+        rhs = np.concatenate([z.T @ reward, np.bincount(inverse, weights=reward, minlength=n_act)])
+        coef = np.atleast_1d(spsolve(gram, rhs))
         d = x.shape[1]
         self.intercept_ = float(coef[0])
         self.coef_context_ = coef[1 : 1 + d]
@@ -278,5 +297,11 @@ def cross_fit_predict(
         ctx_test = None if context is None else context[test]
         fitted = model.clone().fit(action[train], reward[train], ctx_train)
         q_factual[test] = fitted.predict(action[test][:, None], ctx_test)[:, 0]
-        q_cand[test] = fitted.predict(cand[test], ctx_test)
+        # Predict in row chunks: a model's temporaries are several (rows, k) arrays, and
+        # rows x k is n_rounds x n_actions for a dense policy.
+        rows = np.flatnonzero(test)
+        step = max(1, _PREDICT_CHUNK_ENTRIES // max(cand.shape[1], 1))
+        for start in range(0, rows.size, step):
+            chunk = rows[start : start + step]
+            q_cand[chunk] = fitted.predict(cand[chunk], None if context is None else context[chunk])
     return CrossFitPrediction(q_hat_factual=q_factual, q_hat_candidates=q_cand, fold=fold)
