@@ -1,0 +1,128 @@
+"""``adasim offline``: train and compare base models on a logged data set.
+
+Thin: parses the arguments, loads the data with ``agents.datasets``, calls
+:func:`agents.offline_experiment.run_offline`, prints the table and writes it as markdown
+and JSON.
+
+Examples:
+    adasim offline --data movielens:data/ml-100k --models fm,dcnv2 --seeds 3 --out runs/off
+    adasim offline --data sim:runs/quick --framework none,adaf2m2 --out runs/quick/offline
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from simulator.errors import AdasimError, ConfigError
+
+DEFAULT_MODELS = "fm,youtube_dnn,afn,dcnv2,eulernet"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    """Register ``offline`` on the ``adasim`` sub-command parser."""
+    p = subparsers.add_parser(
+        "offline",
+        help="train base models on a log and report AUC, UAUC, log loss over seeds",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        help="sim:RUN_DIR (a simulated run) or movielens:PATH (ML-1M .dat, ML-100k)",
+    )
+    p.add_argument(
+        "--models", default=DEFAULT_MODELS, help=f"comma list (default {DEFAULT_MODELS})"
+    )
+    p.add_argument(
+        "--framework",
+        default="none",
+        help="comma list of training frameworks; none = bare model (default none)",
+    )
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds 0..n-1 (default 3)")
+    p.add_argument("--out", default=None, help="directory for offline.md and offline.json")
+    p.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
+    p.add_argument("--patience", type=int, default=2, help="early-stopping patience (default 2)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--batch-size", type=int, default=256, help="mini-batch size (default 256)")
+    p.add_argument("--embed-dim", type=int, default=16, help="embedding size (default 16)")
+    p.add_argument("--history-len", type=int, default=0, help="recent items per sample (0)")
+    p.add_argument(
+        "--split",
+        choices=("time", "random"),
+        default=None,
+        help="sim data only: time (default) or random 6:2:2",
+    )
+    p.add_argument("--arms", default=None, help="sim data only: comma list of arms to keep")
+    p.add_argument("--max-events", type=int, default=None, help="sim data only: first N events")
+    p.add_argument("--no-baselines", action="store_true", help="skip popularity and logistic")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+    return p  # type: ignore[no-any-return]
+
+
+def _names(text: str, what: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise ConfigError(f"--{what} == {text!r}, must list at least one name")
+    return names
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; returns the process exit code."""
+    # torch is imported here, not at module import, so `adasim --help` stays fast.
+    from agents.datasets import MovieLensConfig, SimDataConfig, load_movielens, load_run
+    from agents.models.base import ModelConfig
+    from agents.models.registry import model_names
+    from agents.offline_experiment import run_offline
+    from agents.training import TrainConfig
+
+    try:
+        kind, _, path = str(args.data).partition(":")
+        if kind == "movielens" and path:
+            if args.split is not None or args.arms is not None or args.max_events is not None:
+                raise ConfigError("--split, --arms and --max-events apply to sim: data only")
+            data = load_movielens(path, MovieLensConfig(history_len=args.history_len))
+        elif kind == "sim" and path:
+            data = load_run(
+                path,
+                SimDataConfig(
+                    split=args.split or "time",
+                    arms=None if args.arms is None else _names(args.arms, "arms"),
+                    history_len=args.history_len,
+                    max_events=args.max_events,
+                ),
+            )
+        else:
+            raise ConfigError(f"--data == {args.data!r}, must be sim:RUN_DIR or movielens:PATH")
+        models = _names(args.models, "models")
+        for m in models:
+            if m not in model_names():
+                raise ConfigError(f"--models contains {m!r}, must be among {model_names()}")
+        result = run_offline(
+            data,
+            models=models,
+            frameworks=_names(args.framework, "framework"),
+            seeds=args.seeds,
+            model_config=ModelConfig(embed_dim=args.embed_dim),
+            train_config=TrainConfig(
+                lr=args.lr,
+                batch_size=args.batch_size,
+                max_epochs=args.epochs,
+                patience=args.patience,
+            ),
+            baselines=not args.no_baselines,
+            out_dir=args.out,
+            progress=not args.quiet,
+        )
+    except (AdasimError, OSError) as exc:
+        print(f"adasim offline: {exc}", file=sys.stderr)
+        return 2
+    print(result.to_markdown())
+    if args.out is not None:
+        print(f"wrote {args.out}/offline.md and {args.out}/offline.json")
+    return 0
+
+
+__all__ = ["add_parser", "run"]
