@@ -178,16 +178,22 @@ def _segment_moments(
         return m.take((i, 0)), m.take((i, 1))
 
     out: dict[str, tuple[Moments, Moments]] = {}
+
+    def put(name: str, value: tuple[Moments, Moments]) -> None:
+        if name in out:
+            raise AnalysisError(f"segment {name!r} appears more than once in {list(specs)}")
+        out[name] = value
+
     for spec in specs:
         if spec in COHORTS:
-            out[spec] = pick("cohort", spec)
+            put(spec, pick("cohort", spec))
         elif "=" in spec:
             col, value = spec.split("=", 1)
-            out[spec] = pick(col, value)
+            put(spec, pick(col, value))
         elif spec != "all":
             labels, _ = column_pass(spec)
             for value in labels:
-                out[f"{spec}={value}"] = pick(spec, value)
+                put(f"{spec}={value}", pick(spec, value))
     if "all" in specs:
         if by_column:
             _, m = next(iter(by_column.values()))
