@@ -25,6 +25,7 @@ from analysis.ope._checks import (
     SUM_TOLERANCE,
     check_length,
     check_probabilities,
+    check_range,
     first_index,
     fmt_index,
 )
@@ -127,6 +128,7 @@ class SparseActionDist:
                 )
             return self.probs[:, :, 0]
         check_length(position, "position", self.n_rounds, "action_dist")
+        check_range(position, "position", 0, self.len_list)
         return self.probs[np.arange(self.n_rounds), :, position]
 
     def prob_of(
