@@ -86,6 +86,7 @@ def test_pdis_unbiased_for_sessions_that_end_on_a_skip() -> None:
     for seed in seeds:
         rng = np.random.default_rng(seed)
         log = bandit.sample_sessions(400, max_steps, rng)
+        assert log.session_id is not None
         dist = bandit.action_dist(policy, log.context_type)
         res = PerDecisionImportanceSampling().estimate_interval(
             log.reward,
