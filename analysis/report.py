@@ -453,6 +453,7 @@ td:first-child, th:first-child { text-align: left; }
 figure { margin: 1em 0; } figcaption { font-size: 13px; color: #555; }
 img { max-width: 100%; border: 1px solid #ddd; }
 .warn { color: #b00; font-weight: bold; }
+.tbl { overflow-x: auto; }
 """
 
 
@@ -470,7 +471,7 @@ def _html_table(frame: pd.DataFrame) -> str:
     shown = frame.copy()
     for c in shown.columns:
         shown[c] = shown[c].map(_cell)
-    return shown.to_html(index=False, border=0, escape=True)
+    return f'<div class="tbl">{shown.to_html(index=False, border=0, escape=True)}</div>'
 
 
 def _paragraphs(text: str) -> str:

@@ -150,3 +150,32 @@ def test_public_names() -> None:
     )
     for name in ope.__all__:
         assert hasattr(ope, name)
+
+
+def test_dense_action_dist_gives_the_same_as_sparse() -> None:
+    b, fb, log = _log(5)
+    policy = b.softmax_policy(1.5)
+    kwargs: dict[str, Any] = {
+        "session_rewards": (),
+        "n_bootstrap_samples": 20,
+        "reward_model": ShrunkMeanRewardModel(),
+        "rng": 4,
+    }
+    sparse = evaluate_logs(log, b.sparse_action_dist(policy, fb.context_type), **kwargs)
+    dense = evaluate_logs(log, b.action_dist(policy, fb.context_type), **kwargs)
+    for s, d in zip(sparse, dense, strict=True):
+        assert s.estimator == d.estimator
+        assert s.estimate == pytest.approx(d.estimate, rel=1e-9)
+
+
+def test_ope_imports_no_torch_and_no_other_adasim_package() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, analysis.ope; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'simulator', 'agents', 'adaf2m2')]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
