@@ -12,6 +12,8 @@ Usage::
     .venv/bin/python scripts/adaf2m2_offline.py run --data sim:runs/default --out DIR
     # tables from any offline.json (also one written by `adasim offline --out DIR`)
     .venv/bin/python scripts/adaf2m2_offline.py report DIR/offline.json
+    # train one AdaF²M² model and read its adapter weights out by user state (+ PNG)
+    .venv/bin/python scripts/adaf2m2_offline.py weights --data sim:runs/default --out DIR
 
 RelaImpr (Yan et al. 2014): ``(AUC_fw - 0.5) / (AUC_none - 0.5) - 1``.
 """
@@ -21,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,99 @@ def paired_table(payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "\n".join(lines + pooled) + "\n", summary
 
 
+def _load(spec: str, max_events: int | None = None) -> Any:
+    from agents.datasets import MovieLensConfig, SimDataConfig, load_movielens, load_run
+
+    kind, _, path = spec.partition(":")
+    if kind == "movielens":
+        return load_movielens(path, MovieLensConfig())
+    if kind == "sim":
+        return load_run(path, SimDataConfig(max_events=max_events))
+    raise SystemExit(f"--data == {spec!r}, must be sim:RUN_DIR or movielens:PATH")
+
+
+def weights(args: argparse.Namespace) -> int:
+    """Train one AdaF²M²-wrapped model; mean adapter weights by user state on the test split."""
+    import numpy as np
+    import torch
+
+    from adaf2m2.config import AdaF2M2Config
+    from adaf2m2.framework import AdaF2M2
+    from adaf2m2.weights import adapter_weights_by_state
+    from agents.datasets.samples import TensorSamples
+    from agents.models.base import ModelConfig
+    from agents.models.registry import build_model
+    from agents.training import TrainConfig, fit, torch_generator
+
+    torch.set_num_threads(1)
+    data = _load(args.data, args.max_events)
+    mcfg = ModelConfig(embed_dim=args.embed_dim)
+    ss = np.random.SeedSequence(args.seed)
+    init_ss, order_ss, fw_ss = ss.spawn(3)
+    base = build_model(args.model, data.spec, mcfg, torch_generator(init_ss))
+    fw = AdaF2M2(base, AdaF2M2Config(), rng=fw_ss)
+    fitted = fit(
+        fw,
+        data.train,
+        data.valid,
+        TrainConfig(lr=args.lr, max_epochs=args.epochs, patience=args.patience),
+        torch_generator(order_ss),
+        tasks=mcfg.tasks,
+    )
+    test = TensorSamples(data.test, mcfg.tasks)
+    step = 8192
+    batches = [test.batch(slice(a, a + step)) for a in range(0, len(test), step)]
+    names = list(data.spec.names) + (["history"] if base.n_fields > data.spec.n_fields else [])
+    fw.eval()
+    table = adapter_weights_by_state(
+        fw, batches, data.test.new_user, data.test.counts[:, 0], field_names=names
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    head = "| field | " + " | ".join(
+        f"{s} (n={n})" for s, n in zip(table.states, table.n_examples, strict=True)
+    )
+    rows = [head, "|" + "---|" * (len(table.states) + 1)]
+    for f, name in enumerate(names):
+        rows.append(
+            f"| {name} | " + " | ".join(f"{x:.3f}" for x in table.mean_weights[:, f]) + " |"
+        )
+    md = "\n".join(rows)
+    (out / "adapter_weights.md").write_text(
+        f"Adapter weights by user state: model {args.model}, data `{args.data}`, seed "
+        f"{args.seed}, {fitted.n_epochs} epochs (best {fitted.best_epoch}).\n\n{md}\n"
+    )
+    (out / "adapter_weights.json").write_text(json.dumps(table.to_dicts(), indent=2))
+    import matplotlib as mpl
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
+    x = np.arange(len(names))
+    for state, style in (("new", "o-"), ("old", "s-")):
+        i = table.states.index(state)
+        axes[0].plot(
+            x, table.mean_weights[i], style, label=f"{state} users (n={table.n_examples[i]})"
+        )
+    axes[0].set_title("mean adapter weight: new vs old users")
+    cmap = plt.get_cmap("viridis")
+    for d in range(10):
+        i = table.states.index(f"activity_d{d + 1}")
+        if table.n_examples[i] > 0:
+            axes[1].plot(x, table.mean_weights[i], "-", color=cmap(d / 9), label=f"d{d + 1}")
+    axes[1].set_title("by user-activity decile (d1 least active)")
+    for ax in axes:
+        ax.set_xticks(x, names, rotation=60, ha="right", fontsize=8)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("w")
+    fig.tight_layout()
+    fig.savefig(out / "adapter_weights.png", dpi=110)
+    print(table)
+    print(f"wrote {out}/adapter_weights.md, .json, .png")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -130,26 +224,28 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", required=True)
     rep = sub.add_parser("report", help="paired RelaImpr tables from offline.json")
     rep.add_argument("json", type=Path)
+    wts = sub.add_parser("weights", help="adapter weights by user state of one trained model")
+    wts.add_argument("--data", required=True)
+    wts.add_argument("--model", default="dcnv2")
+    wts.add_argument("--seed", type=int, default=0)
+    wts.add_argument("--epochs", type=int, default=10)
+    wts.add_argument("--patience", type=int, default=2)
+    wts.add_argument("--lr", type=float, default=1e-3)
+    wts.add_argument("--embed-dim", type=int, default=16)
+    wts.add_argument("--max-events", type=int, default=None)
+    wts.add_argument("--out", required=True)
     args = parser.parse_args(argv)
+    if args.cmd == "weights":
+        return weights(args)
     if args.cmd == "run":
         import torch
 
-        from agents.datasets import MovieLensConfig, SimDataConfig, load_movielens, load_run
         from agents.models.base import ModelConfig
         from agents.offline_experiment import run_offline
         from agents.training import TrainConfig
 
         torch.set_num_threads(1)
-        kind, _, path = args.data.partition(":")
-        if kind == "movielens":
-            data = load_movielens(path, MovieLensConfig())
-        elif kind == "sim":
-            data = load_run(path, SimDataConfig(max_events=args.max_events))
-        else:
-            print(
-                f"--data == {args.data!r}, must be sim:RUN_DIR or movielens:PATH", file=sys.stderr
-            )
-            return 2
+        data = _load(args.data, args.max_events)
         result = run_offline(
             data,
             models=tuple(args.models.split(",")),
