@@ -8,16 +8,21 @@ distribution on the same rows, it returns
 
 * per impression, for each reward: the seven bandit estimators (IPS, SNIPS, DM, DR, SNDR,
   Switch-DR, DR-OS) plus the log's own mean (``"logged"``, the logging policy's value);
-* per session, for each session reward: PDIS and WPDIS of the session total;
+* per session, for each session reward: PDIS and WPDIS of the session total, beside the
+  log's mean session total;
+* with ``include_effects``, each estimator's effect: its value minus the logged value,
+  the offline counterpart of an A/B test's absolute effect;
 
 each with a percentile bootstrap interval and overlap diagnostics, for the whole log and
-for each value of each cohort column. All bandit estimators of one (reward, cohort) share
-the same bootstrap resamples, so their intervals are paired.
+for each value of each cohort column. All estimators of one (reward, level, cohort) share
+the same bootstrap resamples (rounds, or whole sessions), so their intervals are paired
+and an effect's interval accounts for the correlation of its two terms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,14 +30,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.errors import AnalysisError, SchemaError
-from analysis.ope.base import BaseOffPolicyEstimator, RoundInputs, reduce_inputs
+from analysis.ope.base import BaseOffPolicyEstimator, reduce_inputs
 from analysis.ope.bootstrap import (
     BootstrapMethod,
     RandomState,
     bootstrap_column_means,
     percentile_interval,
 )
-from analysis.ope.diagnostics import DEFAULT_TINY_PSCORE, overlap_diagnostics
+from analysis.ope.diagnostics import (
+    DEFAULT_TINY_PSCORE,
+    OverlapDiagnostics,
+    overlap_diagnostics,
+)
 from analysis.ope.dm import DirectMethod
 from analysis.ope.dr import (
     DoublyRobust,
@@ -41,7 +50,7 @@ from analysis.ope.dr import (
     SwitchDoublyRobust,
 )
 from analysis.ope.ips import InverseProbabilityWeighting, SelfNormalizedInverseProbabilityWeighting
-from analysis.ope.results import OPEEstimate, OPEResults
+from analysis.ope.results import Level, OPEEstimate, OPEResults, Quantity
 from analysis.ope.reward_model import (
     RewardModel,
     RidgeRewardModel,
@@ -138,55 +147,73 @@ def _session_rows(
     return np.isin(session_id, chosen)
 
 
-def _bandit_estimates(
-    estimators: Sequence[BaseOffPolicyEstimator],
-    inputs: RoundInputs,
+@dataclass(frozen=True, eq=False)
+class _Term:
+    """One estimator's share of a shared bootstrap: its columns, combine and diagnostics."""
+
+    name: str
+    columns: NDArray[np.float64]
+    combine: Callable[[NDArray[np.float64]], NDArray[np.float64]]
+    diagnostics: OverlapDiagnostics
+
+
+def _first_column(means: NDArray[np.float64]) -> NDArray[np.float64]:
+    return means[..., 0]
+
+
+def _shared_estimates(
+    logged: _Term,
+    terms: Sequence[_Term],
     *,
     reward_name: str,
+    level: Level,
     cohort: str,
+    effects: bool,
     alpha: float,
     n_bootstrap_samples: int,
     rng: np.random.Generator,
     method: BootstrapMethod,
-    tiny_pscore: float,
 ) -> list[OPEEstimate]:
-    """All estimators plus the logged mean, on one shared set of bootstrap resamples."""
-    blocks = [inputs.reward[:, None]] + [e.round_columns(inputs) for e in estimators]
-    widths = [b.shape[1] for b in blocks]
-    cols = np.hstack(blocks)
+    """The logged value and every term's value (and effect), on one set of resamples.
+
+    Resampling the units (rounds or sessions) once for all columns makes every interval
+    paired: the effect ``term - logged`` is computed within each resample.
+    """
+    blocks = [logged, *terms]
+    widths = [t.columns.shape[1] for t in blocks]
+    cols = np.hstack([t.columns for t in blocks])
     means = bootstrap_column_means(cols, n_bootstrap_samples, rng, method=method)
     point = cols.mean(axis=0)
-    out = []
-    start = 0
-    ones = np.ones(inputs.n_rounds)
-    for i, width in enumerate(widths):
-        sl = slice(start, start + width)
-        start += width
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if i == 0:
-                name, estimate, boot = "logged", float(point[sl][0]), means[:, sl][:, 0]
-                diag = overlap_diagnostics(ones, inputs.pscore, tiny_pscore=tiny_pscore)
-            else:
-                est = estimators[i - 1]
-                name = est.estimator_name
-                estimate = float(est.combine(point[sl]))
-                boot = est.combine(means[:, sl])
-                diag = est.diagnostics(inputs, tiny_pscore)
+    bounds = np.cumsum([0, *widths])
+    spans = list(itertools.pairwise(bounds))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = [float(t.combine(point[a:b])) for t, (a, b) in zip(blocks, spans, strict=True)]
+        boots = [t.combine(means[:, a:b]) for t, (a, b) in zip(blocks, spans, strict=True)]
+
+    def record(
+        t: _Term, estimate: float, boot: NDArray[np.float64], quantity: Quantity
+    ) -> OPEEstimate:
         low, high = percentile_interval(boot, alpha)
-        out.append(
-            OPEEstimate(
-                name,
-                estimate,
-                low,
-                high,
-                alpha,
-                n_bootstrap_samples,
-                diag,
-                reward=reward_name,
-                level="round",
-                cohort=cohort,
-            )
+        return OPEEstimate(
+            estimator=t.name,
+            estimate=estimate,
+            ci_lower=low,
+            ci_upper=high,
+            alpha=alpha,
+            n_bootstrap_samples=n_bootstrap_samples,
+            diagnostics=t.diagnostics,
+            reward=reward_name,
+            level=level,
+            cohort=cohort,
+            quantity=quantity,
         )
+
+    out = [record(t, v, b, "value") for t, v, b in zip(blocks, values, boots, strict=True)]
+    if effects:
+        out += [
+            record(t, v - values[0], b - boots[0], "effect")
+            for t, v, b in zip(terms, values[1:], boots[1:], strict=True)
+        ]
     return out
 
 
@@ -207,6 +234,7 @@ def evaluate_logs(
     n_bootstrap_samples: int = 200,
     method: BootstrapMethod = "multinomial",
     tiny_pscore: float = DEFAULT_TINY_PSCORE,
+    include_effects: bool = True,
     rng: RandomState = None,
 ) -> OPEResults:
     """Estimate an evaluation policy's value from a logged table, by estimator and cohort.
@@ -233,12 +261,15 @@ def evaluate_logs(
         n_bootstrap_samples: Bootstrap resamples per (reward, cohort).
         method: Bootstrap scheme (``"multinomial"`` or ``"poisson"``).
         tiny_pscore: Threshold for the diagnostics' share of tiny propensities.
+        include_effects: Also report each estimator's effect, its value minus the logged
+            value (``quantity="effect"``), with a paired interval.
         rng: Seed or generator (folds and bootstrap draw independent child streams).
 
     Returns:
         The estimates: for every reward and cohort, ``logged`` and each bandit estimator
-        (level ``"round"``); for every session reward and cohort, each session estimator
-        (level ``"session"``).
+        (level ``"round"``); for every session reward and cohort, ``logged`` (the mean
+        session total) and each session estimator (level ``"session"``); with
+        ``include_effects``, each estimator's effect over ``logged`` as well.
     """
     cols = columns or LogColumns()
     estimators = tuple(estimators) if estimators is not None else default_estimators()
@@ -290,16 +321,32 @@ def evaluate_logs(
             sub = inputs if mask is None else inputs.subset(mask)
             if sub.n_rounds == 0:
                 continue
-            results += _bandit_estimates(
-                estimators,
-                sub,
+            logged = _Term(
+                "logged",
+                sub.reward[:, None],
+                _first_column,
+                overlap_diagnostics(np.ones(sub.n_rounds), sub.pscore, tiny_pscore=tiny_pscore),
+            )
+            terms = [
+                _Term(
+                    e.estimator_name,
+                    e.round_columns(sub),
+                    e.combine,
+                    e.diagnostics(sub, tiny_pscore),
+                )
+                for e in estimators
+            ]
+            results += _shared_estimates(
+                logged,
+                terms,
                 reward_name=reward_name,
+                level="round",
                 cohort=label,
+                effects=include_effects,
                 alpha=alpha,
                 n_bootstrap_samples=n_bootstrap_samples,
                 rng=gen.spawn(1)[0],
                 method=method,
-                tiny_pscore=tiny_pscore,
             )
     if session_rewards and session_estimators:
         pi_e = reduce_inputs(np.zeros(n_rounds), action, pscore, action_dist, position).pi_e_factual
@@ -315,8 +362,8 @@ def evaluate_logs(
                 )
                 if not keep.any():
                     continue
-                for est in session_estimators:
-                    sess = reduce_sessions(
+                sessions = [
+                    reduce_sessions(
                         session_id[keep],
                         step[keep],
                         reward[keep],
@@ -324,16 +371,40 @@ def evaluate_logs(
                         pi_e[keep],
                         est.max_weight,
                     )
-                    results.append(
-                        est.interval_from_inputs(
-                            sess,
-                            alpha=alpha,
-                            n_bootstrap_samples=n_bootstrap_samples,
-                            random_state=gen.spawn(1)[0],
-                            method=method,
-                            tiny_pscore=tiny_pscore,
-                            reward_name=reward_name,
-                            cohort=label,
-                        )
+                    for est in session_estimators
+                ]
+                # Every reduction sorts the same rows the same way: one session order.
+                first = sessions[0]
+                totals = np.bincount(
+                    first.session_index, weights=first.reward, minlength=first.n_sessions
+                )
+                logged = _Term(
+                    "logged",
+                    totals.astype(np.float64)[:, None],
+                    _first_column,
+                    overlap_diagnostics(
+                        np.ones(first.n_sessions), first.pscore, tiny_pscore=tiny_pscore
+                    ),
+                )
+                terms = [
+                    _Term(
+                        est.estimator_name,
+                        est.session_columns(sess),
+                        est.combine,
+                        est.diagnostics(sess, tiny_pscore),
                     )
+                    for est, sess in zip(session_estimators, sessions, strict=True)
+                ]
+                results += _shared_estimates(
+                    logged,
+                    terms,
+                    reward_name=reward_name,
+                    level="session",
+                    cohort=label,
+                    effects=include_effects,
+                    alpha=alpha,
+                    n_bootstrap_samples=n_bootstrap_samples,
+                    rng=gen.spawn(1)[0],
+                    method=method,
+                )
     return OPEResults(tuple(results))

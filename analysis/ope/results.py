@@ -21,11 +21,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 Level = Literal["round", "session"]
+Quantity = Literal["value", "effect"]
 
 #: Columns shown by ``__str__`` and ``_repr_html_`` (``to_pandas`` has them all).
 _DISPLAY_COLUMNS = (
     "cohort",
     "level",
+    "quantity",
     "reward",
     "estimator",
     "estimate",
@@ -52,6 +54,9 @@ class OPEEstimate:
         diagnostics: Overlap diagnostics of the weights behind the estimate.
         reward: Name of the reward the value is of (e.g. ``"finish"``).
         level: ``"round"`` (per impression) or ``"session"`` (per session).
+        quantity: ``"value"`` (the evaluation policy's value) or ``"effect"`` (its value
+            minus the logging policy's, the log's own mean; the interval comes from the
+            same resamples for both terms, so it is paired).
         cohort: Cohort label, ``"all"`` for the whole log, else ``"column=value"``.
         random_state: The seed the interval was drawn with, if it was an int.
     """
@@ -66,6 +71,7 @@ class OPEEstimate:
     reward: str = "reward"
     level: Level = "round"
     cohort: str = "all"
+    quantity: Quantity = "value"
     random_state: int | None = field(default=None, compare=False)
 
     @property
@@ -79,6 +85,7 @@ class OPEEstimate:
             "cohort": self.cohort,
             "reward": self.reward,
             "level": self.level,
+            "quantity": self.quantity,
             "estimator": self.estimator,
             "estimate": self.estimate,
             "ci_lower": self.ci_lower,
@@ -136,6 +143,7 @@ class OPEResults(Sequence[OPEEstimate]):
         reward: str | None = None,
         cohort: str = "all",
         level: Level | None = None,
+        quantity: Quantity = "value",
     ) -> OPEEstimate:
         """The one estimate matching the arguments; ``KeyError`` if none or several match."""
         found = [
@@ -145,11 +153,12 @@ class OPEResults(Sequence[OPEEstimate]):
             and e.cohort == cohort
             and (reward is None or e.reward == reward)
             and (level is None or e.level == level)
+            and e.quantity == quantity
         ]
         if len(found) != 1:
             raise KeyError(
                 f"{len(found)} estimates match estimator={estimator!r}, reward={reward!r}, "
-                f"cohort={cohort!r}, level={level!r}; need exactly one"
+                f"cohort={cohort!r}, level={level!r}, quantity={quantity!r}; need exactly one"
             )
         return found[0]
 

@@ -43,18 +43,26 @@ def test_logging_policy_as_evaluation_policy_gives_the_logged_mean() -> None:
     dist = b.sparse_action_dist(b.behavior_policy, fb.context_type)
     res = evaluate_logs(log, dist, cohorts=["cohort"], n_bootstrap_samples=50, rng=0)
     for cohort in ("all", "cohort=new", "cohort=old"):
-        logged = res.get("logged", reward="finish", cohort=cohort).estimate
+        logged = res.get("logged", reward="finish", cohort=cohort, level="round").estimate
         # With w = 1 IPS and SNIPS are the logged mean exactly; the DR family adds
         # mean(q(x, pi_e) - q(x, a)), which is not zero on a finite log.
         for name in ("ipw", "snipw"):
             assert res.get(name, reward="finish", cohort=cohort).estimate == pytest.approx(logged)
+            # Paired resamples: the effect is exactly 0 in every resample.
+            effect = res.get(name, reward="finish", cohort=cohort, quantity="effect")
+            assert effect.estimate == pytest.approx(0.0, abs=1e-12)
+            assert effect.ci_lower == pytest.approx(0.0, abs=1e-12)
+            assert effect.ci_upper == pytest.approx(0.0, abs=1e-12)
     mask = log["cohort"] == "new"
-    assert res.get("logged", cohort="cohort=new").estimate == pytest.approx(
+    assert res.get("logged", cohort="cohort=new", level="round").estimate == pytest.approx(
         log["finish"][mask].mean()
     )
     totals = pd.Series(log["listen_seconds"]).groupby(log["session_id"]).sum()
     pdis = res.get("pdis", reward="listen_seconds", cohort="all")
     assert pdis.estimate == pytest.approx(totals.mean())
+    assert res.get("logged", reward="listen_seconds", level="session").estimate == pytest.approx(
+        totals.mean()
+    )
     assert pdis.n_rounds == 800
 
 
@@ -69,8 +77,13 @@ def test_result_layout_and_rendering() -> None:
         n_bootstrap_samples=30,
         rng=1,
     )
-    # 3 cohorts x (logged + 7 estimators) + 2 session rewards x 3 cohorts x 2 estimators
-    assert len(res) == 3 * 8 + 2 * 3 * 2
+    # Rounds: 3 cohorts x (logged + 7 values + 7 effects); sessions: 2 rewards x 3 cohorts
+    # x (logged + 2 values + 2 effects).
+    assert len(res) == 3 * 15 + 2 * 3 * 5
+    dr = res.get("dr", reward="finish", cohort="cohort=old")
+    logged = res.get("logged", reward="finish", cohort="cohort=old", level="round")
+    dr_effect = res.get("dr", reward="finish", cohort="cohort=old", quantity="effect")
+    assert dr_effect.estimate == pytest.approx(dr.estimate - logged.estimate, abs=1e-12)
     df = res.to_pandas()
     assert {
         "estimate",
