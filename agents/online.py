@@ -1,0 +1,196 @@
+"""Online learning on the stream: buffer feedback as it arrives, update on a schedule.
+
+An agent adds every served example (its features as they were at serving time and the
+observed labels) to an :class:`OnlineLearner`; a trainer hook calls :meth:`update` every
+``train_every_minutes`` of simulated time, which makes one shuffled pass of mini-batch
+Adam steps over the examples that arrived since the last update. A bounded replay of recent
+examples serves the warm start at the end of the pre-period.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from adaf2m2.protocol import FeatureBatch
+from adaf2m2.trainable import TrainableModel
+from agents.features import FeatureSpec
+
+
+class _Rows:
+    """Growable columnar store of encoded examples (fields, counts, labels)."""
+
+    def __init__(self, n_fields: int, n_counts: int, n_tasks: int) -> None:
+        self.fields: list[NDArray[np.int64]] = []
+        self.counts: list[NDArray[np.float32]] = []
+        self.labels: list[NDArray[np.float32]] = []
+        self.shape = (n_fields, n_counts, n_tasks)
+        self.n = 0
+
+    def add(self, f: NDArray[np.int64], c: NDArray[np.float32], y: NDArray[np.float32]) -> None:
+        self.fields.append(f)
+        self.counts.append(c)
+        self.labels.append(y)
+        self.n += f.shape[0]
+
+    def take(self) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]:
+        nf, nc, nt = self.shape
+        if not self.n:
+            return (
+                np.zeros((0, nf), np.int64),
+                np.zeros((0, nc), np.float32),
+                np.zeros((0, nt), np.float32),
+            )
+        out = (
+            np.concatenate(self.fields),
+            np.concatenate(self.counts),
+            np.concatenate(self.labels),
+        )
+        return out
+
+    def clear(self) -> None:
+        self.fields, self.counts, self.labels, self.n = [], [], [], 0
+
+
+class OnlineLearner:
+    """Streaming mini-batch Adam over a :class:`~adaf2m2.trainable.TrainableModel`.
+
+    Args:
+        model: What to train (a bare model or a framework; an ``nn.Module`` with ``loss``).
+        spec: Feature spec of the examples.
+        n_tasks: Label columns.
+        lr: Adam learning rate.
+        batch_size: Examples per Adam step.
+        generator: Shuffling order (explicit, never the global torch RNG).
+        replay_rows: Recent examples kept for :meth:`warm_start` (0: none).
+    """
+
+    def __init__(
+        self,
+        model: TrainableModel,
+        spec: FeatureSpec,
+        n_tasks: int,
+        lr: float,
+        batch_size: int,
+        generator: torch.Generator,
+        replay_rows: int = 0,
+    ) -> None:
+        self.model = model
+        self.spec = spec
+        self.batch_size = batch_size
+        self.generator = generator
+        self.replay_rows = replay_rows
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(params, lr=lr)
+        shape = (spec.n_fields, 6, n_tasks)
+        self._new = _Rows(*shape)
+        self._replay = _Rows(*shape)
+        self.n_updates_ = 0
+        self.n_examples_ = 0
+        self.last_loss_ = float("nan")
+
+    def add(
+        self, fields: NDArray[np.int64], counts: NDArray[np.float32], labels: NDArray[np.float32]
+    ) -> None:
+        """Queue examples for the next :meth:`update`."""
+        self._new.add(fields, counts.astype(np.float32), labels.astype(np.float32))
+
+    @property
+    def n_pending(self) -> int:
+        """Examples waiting for the next update."""
+        return self._new.n
+
+    def _steps(
+        self, fields: NDArray[np.int64], counts: NDArray[np.float32], labels: NDArray[np.float32]
+    ) -> float:
+        n = fields.shape[0]
+        if n == 0:
+            return float("nan")
+        train = getattr(self.model, "train", None)
+        if callable(train):
+            train(True)
+        order = torch.randperm(n, generator=self.generator).numpy()
+        total = 0.0
+        for a in range(0, n, self.batch_size):
+            idx = order[a : a + self.batch_size]
+            batch = FeatureBatch(
+                fields=torch.from_numpy(fields[idx]),
+                counts=torch.from_numpy(counts[idx]),
+                labels=torch.from_numpy(labels[idx]),
+            )
+            loss = self.model.loss(batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            self.optimizer.step()
+            total += float(loss.detach()) * idx.size
+        if callable(train):
+            train(False)
+        self.n_updates_ += 1
+        self.n_examples_ += n
+        return total / n
+
+    def update(self) -> float:
+        """One pass over the examples that arrived since the last update; their mean loss."""
+        f, c, y = self._new.take()
+        self._new.clear()
+        if self.replay_rows and f.shape[0]:
+            self._replay.add(f, c, y)
+            if self._replay.n > 2 * self.replay_rows:  # trim rarely, keep the newest rows
+                rf, rc, ry = self._replay.take()
+                self._replay.clear()
+                self._replay.add(
+                    rf[-self.replay_rows :], rc[-self.replay_rows :], ry[-self.replay_rows :]
+                )
+        loss = self._steps(f, c, y)
+        if f.shape[0]:
+            self.last_loss_ = loss
+        return loss
+
+    def warm_start(self, epochs: int) -> float:
+        """Extra passes over the replayed recent examples (end of the pre-period)."""
+        self.update()
+        f, c, y = self._replay.take()
+        f, c, y = f[-self.replay_rows :], c[-self.replay_rows :], y[-self.replay_rows :]
+        loss = float("nan")
+        for _ in range(epochs):
+            loss = self._steps(f, c, y)
+        self._replay.clear()
+        if epochs and f.shape[0]:
+            self.last_loss_ = loss
+        return loss
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: model, optimiser, generator, buffers, counters."""
+        module = self.model if isinstance(self.model, nn.Module) else None
+        return {
+            "model": None if module is None else module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "new": self._new.take(),
+            "replay": self._replay.take(),
+            "n_updates": self.n_updates_,
+            "n_examples": self.n_examples_,
+            "last_loss": self.last_loss_,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict`."""
+        if isinstance(self.model, nn.Module) and state["model"] is not None:
+            self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        for rows, key in ((self._new, "new"), (self._replay, "replay")):
+            rows.clear()
+            f, c, y = state[key]
+            if f.shape[0]:
+                rows.add(f, c, y)
+        self.n_updates_ = int(state["n_updates"])
+        self.n_examples_ = int(state["n_examples"])
+        self.last_loss_ = float(state["last_loss"])
+
+
+__all__ = ["OnlineLearner"]

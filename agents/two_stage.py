@@ -1,0 +1,221 @@
+"""The two-stage recommender: retrieval over the catalogue, ranking, exploration.
+
+1. **Retrieval**: a factorising base model (YouTube DNN two-tower or FM) scores every item
+   released so far by a dot product of a user vector and cached item vectors; the top
+   ``n_candidates`` go on (new items are scored by their meta features and artist).
+2. **Ranking**: a multi-task base model (any of the five), optionally wrapped by a training
+   framework from :mod:`adaf2m2`, predicts the task probabilities of every candidate; the
+   serving score is ``sum_t score_weights[t] * p_t``.
+3. **Serving policy**: softmax over the scores with a temperature (or epsilon-greedy) picks
+   one item and records its exact probability, with every candidate's probability, so the
+   log supports off-policy evaluation.
+
+Both stages learn online from the arm's own feedback (:class:`~agents.online.OnlineLearner`)
+with interaction counts kept by :class:`~agents.counters.InteractionCounters`. The agent
+sees only the :class:`~simulator.types.ObservableWorld`: features, never tastes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from adaf2m2.config import AdaF2M2Config
+from adaf2m2.factory import build_framework
+from adaf2m2.trainable import PlainModel
+from agents.counters import InteractionCounters
+from agents.exploration import ExplorationConfig, choice_probabilities, sample_choices
+from agents.features import FeatureSpec
+from agents.models.base import ModelConfig
+from agents.models.registry import build_model
+from agents.online import OnlineLearner
+from agents.retrieval import item_vectors, user_vectors
+from simulator.experiment_config import ArmConfig
+from simulator.types import FeedbackBatch, ObservableWorld, Recommendation, RequestBatch
+
+RngLike = int | np.random.Generator | np.random.SeedSequence | None
+
+
+def _generator(rng: np.random.Generator) -> torch.Generator:
+    return torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
+
+
+class TwoStage:
+    """Retrieval, ranking and exploration, learning online (a ``Recommender``).
+
+    Args:
+        world: The observable world (feature tables and arrival counts).
+        config: The arm's configuration.
+        rng: Seed of the initial weights, the framework's masks and the shuffling.
+
+    Example:
+        A full run is in ``tests/agents/test_two_stage.py``; the agent is built by
+        ``agents.build_agent(arm_config, world.observable, rng)``.
+    """
+
+    def __init__(self, world: ObservableWorld, config: ArmConfig, rng: RngLike = None) -> None:
+        gen = np.random.default_rng(rng)
+        self.world = world
+        self.config = config
+        self.spec = FeatureSpec.from_world(world)
+        self.tasks: tuple[str, ...] = tuple(config.tasks)
+        self.score_weights = torch.tensor(config.score_weights, dtype=torch.float32)
+        self.exploration = ExplorationConfig(config.exploration, config.temperature, config.epsilon)
+        ranking = build_model(
+            config.ranking_model,
+            self.spec,
+            ModelConfig(config.embed_dim, self.tasks, config.hidden_dims),
+            _generator(gen),
+        )
+        framework = AdaF2M2Config(
+            k=config.k, alpha=config.alpha, beta=config.beta, gamma=config.gamma
+        )
+        self.ranker = build_framework(config.framework, ranking, framework, rng=gen.spawn(1)[0])
+        self.retrieval_model = build_model(
+            config.retrieval_model,
+            self.spec,
+            ModelConfig(config.embed_dim, self.tasks[:1], config.hidden_dims),
+            _generator(gen),
+        )
+        self.retriever = PlainModel(self.retrieval_model)
+        self.rank_learner = self._learner(self.ranker, len(self.tasks), gen)
+        self.retrieval_learner = self._learner(self.retriever, 1, gen)
+        self.counters = InteractionCounters()
+        self._item_cache: torch.Tensor | None = None
+
+    def _learner(self, model: Any, n_tasks: int, gen: np.random.Generator) -> OnlineLearner:
+        c = self.config
+        return OnlineLearner(
+            model, self.spec, n_tasks, c.lr, c.batch_size, _generator(gen), c.replay_rows
+        )
+
+    # ------------------------------------------------------------------ features
+
+    def _encode(
+        self, user_ids: NDArray[np.int64], item_ids: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        counts = self.counters.counts(user_ids, item_ids)
+        fields = self.spec.encode(
+            self.world.user_features(user_ids), self.world.item_features(item_ids), counts
+        )
+        return fields, counts
+
+    def _embed(self, fields: NDArray[np.int64], counts: NDArray[np.float32]) -> torch.Tensor:
+        batch = self.spec.make_batch(fields, counts)
+        return self.retrieval_model.embed(batch)
+
+    # ------------------------------------------------------------------ serving
+
+    @torch.no_grad()
+    def _item_table(self, n_items: int) -> torch.Tensor:
+        if self._item_cache is None or self._item_cache.shape[0] != n_items:
+            items = np.arange(n_items, dtype=np.int64)
+            users = np.zeros(n_items, dtype=np.int64)  # user columns are ignored by the tower
+            self.retrieval_model.eval()
+            self._item_cache = item_vectors(
+                self.retrieval_model, self._embed(*self._encode(users, items))
+            )
+        return self._item_cache
+
+    @torch.no_grad()
+    def retrieve(self, user_ids: NDArray[np.int64], n_items: int) -> NDArray[np.int64]:
+        """``(B, min(n_candidates, n_items))`` item ids with the highest retrieval scores."""
+        table = self._item_table(n_items)
+        items = np.zeros(user_ids.size, dtype=np.int64)  # item columns are ignored
+        u = user_vectors(self.retrieval_model, self._embed(*self._encode(user_ids, items)))
+        n = min(self.config.n_candidates, n_items)
+        top = torch.topk(u @ table.T, n, dim=1, sorted=True).indices
+        return top.numpy().astype(np.int64)
+
+    @torch.no_grad()
+    def rank(self, user_ids: NDArray[np.int64], candidates: NDArray[np.int64]) -> torch.Tensor:
+        """``(B, n_cand, n_tasks)`` predicted probabilities of every candidate."""
+        b, n = candidates.shape
+        fields, counts = self._encode(np.repeat(user_ids, n), candidates.ravel())
+        train = getattr(self.ranker, "train", None)
+        if callable(train):
+            train(False)
+        logits = self.ranker.predict(self.spec.make_batch(fields, counts))
+        return torch.sigmoid(logits).view(b, n, -1)
+
+    def recommend(self, requests: RequestBatch, rng: np.random.Generator) -> Recommendation:
+        """Retrieve, rank, and draw one candidate per request with its exact probability."""
+        users = requests.user_ids
+        candidates = self.retrieve(users, requests.n_items)
+        scores = (self.rank(users, candidates) @ self.score_weights).double().numpy()
+        probs = choice_probabilities(scores, self.exploration)
+        pick = sample_choices(probs, rng.random(users.size))
+        rows = np.arange(users.size)
+        return Recommendation(
+            item_ids=candidates[rows, pick],
+            pscore=probs[rows, pick],
+            candidates=candidates,
+            candidate_probs=probs,
+        )
+
+    # ------------------------------------------------------------------ learning
+
+    def labels(self, feedback: FeedbackBatch) -> NDArray[np.float32]:
+        """``(B, n_tasks)`` labels of the ranking tasks from the observed response."""
+        fraction = np.clip(feedback.listen_seconds / np.maximum(feedback.item_seconds, 1e-9), 0, 1)
+        columns = {
+            "finish": feedback.finish,
+            "like": feedback.like,
+            "comment": feedback.comment,
+            "dislike": feedback.dislike,
+            "listen_fraction": fraction,
+        }
+        return np.stack([np.asarray(columns[t], np.float32) for t in self.tasks], axis=1)
+
+    def observe(self, feedback: FeedbackBatch) -> None:
+        """Queue the examples (features as served) and update the counters."""
+        users = feedback.requests.user_ids
+        fields, counts = self._encode(users, feedback.recommendation.item_ids)
+        y = self.labels(feedback)
+        self.rank_learner.add(fields, counts, y)
+        self.retrieval_learner.add(fields, counts, y[:, :1])
+        self.counters.update(feedback)
+
+    def train(self) -> dict[str, float]:
+        """One online update of both stages on the feedback since the last one."""
+        losses = {"rank": self.rank_learner.update(), "retrieval": self.retrieval_learner.update()}
+        self._item_cache = None
+        return losses
+
+    def warm_start(self, epochs: int) -> dict[str, float]:
+        """Extra passes over the recent (pre-period) feedback before the experiment."""
+        losses = {
+            "rank": self.rank_learner.warm_start(epochs),
+            "retrieval": self.retrieval_learner.warm_start(epochs),
+        }
+        self._item_cache = None
+        return losses
+
+    @property
+    def last_losses(self) -> dict[str, float]:
+        """Mean loss of the last update of each stage."""
+        return {
+            "rank": self.rank_learner.last_loss_,
+            "retrieval": self.retrieval_learner.last_loss_,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume the agent."""
+        return {
+            "rank": self.rank_learner.state_dict(),
+            "retrieval": self.retrieval_learner.state_dict(),
+            "counters": self.counters.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict`."""
+        self.rank_learner.load_state_dict(state["rank"])
+        self.retrieval_learner.load_state_dict(state["retrieval"])
+        self.counters.load_state_dict(state["counters"])
+        self._item_cache = None
+
+
+__all__ = ["TwoStage"]

@@ -1,0 +1,191 @@
+"""Configuration of a simulated A/B experiment: its periods and its arms.
+
+Pure data (no torch): the composition root (``simulator/cli.py``) hands each
+:class:`ArmConfig` to ``agents.build_agent``. Rules are checked in ``__post_init__`` and
+raise :class:`~simulator.errors.ConfigError` naming the field, the value and the rule; the
+TOML loader adds the dotted path (``arms.treatment.k == 0, must be >= 1``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from simulator.errors import ConfigError
+
+AgentKind = Literal["two_stage", "random", "popular", "oracle"]
+FrameworkName = Literal["none", "adaf2m2", "mask_only", "adapter_only", "ssl_mask"]
+RankingModelName = Literal["fm", "youtube_dnn", "afn", "dcnv2", "eulernet"]
+RetrievalModelName = Literal["youtube_dnn", "fm"]
+ExplorationName = Literal["softmax", "epsilon_greedy", "greedy"]
+TaskName = Literal["finish", "like", "comment", "dislike", "listen_fraction"]
+
+
+def _fail(name: str, value: object, rule: str) -> None:
+    raise ConfigError(f"{name} == {value!r}, {rule}")
+
+
+@dataclass(frozen=True)
+class ArmConfig:
+    """One arm: which agent serves its users and how it learns.
+
+    Attributes:
+        agent: ``two_stage`` (retrieval, ranking, exploration; learns online) or a built-in
+            policy that needs no torch (``random``, ``popular``, ``oracle``).
+        share: Share of the experiment's users hashed into this arm; shares of all arms
+            must sum to 1.
+        ranking_model: Base model of the ranking stage.
+        framework: Training framework around the ranking model (``none`` = bare model).
+        retrieval_model: Base model of the retrieval stage (scored by dot product).
+        n_candidates: Items retrieved per request and passed to ranking.
+        exploration: Serving policy over the ranking scores.
+        temperature: Softmax temperature over the ranking score (a probability scale).
+        epsilon: Exploration rate of epsilon-greedy.
+        tasks: Ranking tasks (multi-task head); the first is the one retrieval learns.
+        score_weights: Serving score = sum of weight * predicted probability per task.
+        embed_dim: Embedding size of both stages.
+        hidden_dims: Deep network widths.
+        lr: Adam learning rate of both stages.
+        batch_size: Mini-batch size of online updates.
+        k: Masked copies per example (AdaF²M²).
+        alpha: Weight of the auxiliary masked loss (AdaF²M²).
+        beta: Lower end of the mask rate.
+        gamma: Upper end of the mask rate.
+        train_every_minutes: Simulated minutes between online updates.
+        warm_start_epochs: Extra passes over the pre-period data when the experiment starts.
+        replay_rows: Recent examples kept for the warm start (memory bound).
+    """
+
+    agent: AgentKind = "two_stage"
+    share: float = 0.5
+    ranking_model: RankingModelName = "dcnv2"
+    framework: FrameworkName = "none"
+    retrieval_model: RetrievalModelName = "youtube_dnn"
+    n_candidates: int = 20
+    exploration: ExplorationName = "softmax"
+    temperature: float = 0.05
+    epsilon: float = 0.05
+    tasks: tuple[TaskName, ...] = ("finish", "like", "comment", "dislike")
+    score_weights: tuple[float, ...] = (1.0, 0.5, 0.5, -0.5)
+    embed_dim: int = 8
+    hidden_dims: tuple[int, ...] = (64, 32)
+    lr: float = 0.002
+    batch_size: int = 256
+    k: int = 2
+    alpha: float = 0.2
+    beta: float = 0.1
+    gamma: float = 0.5
+    train_every_minutes: int = 60
+    warm_start_epochs: int = 1
+    replay_rows: int = 400_000
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.share <= 1.0:
+            _fail("share", self.share, "must be in (0, 1]")
+        for name in ("n_candidates", "embed_dim", "batch_size", "k", "train_every_minutes"):
+            if getattr(self, name) < 1:
+                _fail(name, getattr(self, name), "must be >= 1")
+        if self.warm_start_epochs < 0:
+            _fail("warm_start_epochs", self.warm_start_epochs, "must be >= 0")
+        if self.replay_rows < 0:
+            _fail("replay_rows", self.replay_rows, "must be >= 0")
+        if not (self.temperature > 0 and math.isfinite(self.temperature)):
+            _fail("temperature", self.temperature, "must be > 0")
+        if not 0.0 <= self.epsilon <= 1.0:
+            _fail("epsilon", self.epsilon, "must be in [0, 1]")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            _fail("lr", self.lr, "must be > 0")
+        if not self.tasks or len(set(self.tasks)) != len(self.tasks):
+            _fail("tasks", self.tasks, "must name at least one task, none twice")
+        if len(self.score_weights) != len(self.tasks):
+            _fail(
+                "score_weights",
+                self.score_weights,
+                f"must have one weight per task ({len(self.tasks)}: {self.tasks})",
+            )
+        if any(h < 1 for h in self.hidden_dims):
+            _fail("hidden_dims", self.hidden_dims, "every width must be >= 1")
+        if not 0.0 <= self.beta <= self.gamma <= 1.0:
+            _fail("beta", self.beta, f"must satisfy 0 <= beta <= gamma ({self.gamma}) <= 1")
+        if not (self.alpha >= 0 and math.isfinite(self.alpha)):
+            _fail("alpha", self.alpha, "must be >= 0")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """The experiment's clock and its switches.
+
+    Days ``0 .. pre_days - 1`` are the pre-period (everyone on the control arm, both arms'
+    learners warm up on its feedback; CUPED covariates); days ``pre_days .. pre_days +
+    days - 1`` are the experiment. Users are hashed into arms with ``salt``.
+
+    Attributes:
+        pre_days: Length of the pre-period in days.
+        days: Length of the experiment in days.
+        control: Name of the control arm (serves the pre-period and the twin's control).
+        treatment: Name of the treatment arm of the twin and of the headline table.
+        salt: Salt of the assignment hash (a new salt re-randomises users).
+        twin: Also run the twin worlds (everyone on control; everyone on treatment) with
+            the same random numbers, to report the true effect beside the estimate.
+        checkpoint: Write a checkpoint at every day boundary so a killed run resumes.
+        workers: Processes for the A/B run and the two twin runs (1 = one after another).
+        alpha: Significance level of the report.
+    """
+
+    pre_days: int = 3
+    days: int = 14
+    control: str = "control"
+    treatment: str = "treatment"
+    salt: str = "adasim"
+    twin: bool = True
+    checkpoint: bool = True
+    workers: int = 3
+    alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.pre_days < 0:
+            _fail("pre_days", self.pre_days, "must be >= 0")
+        if self.days < 1:
+            _fail("days", self.days, "must be >= 1")
+        if self.workers < 1:
+            _fail("workers", self.workers, "must be >= 1")
+        if not 0.0 < self.alpha < 1.0:
+            _fail("alpha", self.alpha, "must be in (0, 1)")
+        if self.control == self.treatment:
+            _fail("treatment", self.treatment, "must differ from control")
+
+    @property
+    def n_days(self) -> int:
+        """Whole horizon: pre-period plus experiment."""
+        return self.pre_days + self.days
+
+
+def validate_arms(arms: dict[str, ArmConfig], experiment: ExperimentConfig) -> None:
+    """Cross-section rules: the named arms exist and the shares sum to 1."""
+    if not arms:
+        return
+    for role in ("control", "treatment"):
+        name = getattr(experiment, role)
+        if name not in arms:
+            raise ConfigError(
+                f"experiment.{role} == {name!r}, must name an arm; arms are {sorted(arms)}"
+            )
+    total = sum(a.share for a in arms.values())
+    if abs(total - 1.0) > 1e-9:
+        raise ConfigError(
+            f"arms.*.share sum to {total:g}, must sum to 1 "
+            f"({', '.join(f'{k}={a.share:g}' for k, a in arms.items())})"
+        )
+
+
+__all__ = [
+    "AgentKind",
+    "ArmConfig",
+    "ExperimentConfig",
+    "FrameworkName",
+    "RankingModelName",
+    "RetrievalModelName",
+    "TaskName",
+    "validate_arms",
+]
