@@ -7,7 +7,9 @@ IPS, SNIPS, DM, DR, SNDR, Switch-DR and DR with optimistic shrinkage, each with 
 weight clipping, vectorised bootstrap intervals and overlap diagnostics. Sparse
 candidate-set action distributions, per-decision importance sampling of session rewards,
 cross-fitted reward models, a synthetic bandit with exact ground truth, and
-:func:`evaluate_logs`, which runs them all on a logged table, overall and per cohort.
+:func:`evaluate_logs`, which runs them all on a logged table, overall and per cohort, and
+:func:`compare_with_references`, which sets the estimates beside the simulator's truth
+and the online A/B value.
 The maths is in ``docs/methods/ope.md``.
 """
 
@@ -15,6 +17,12 @@ from __future__ import annotations
 
 from analysis.ope.base import BaseOffPolicyEstimator, RoundInputs, reduce_inputs
 from analysis.ope.bootstrap import bootstrap_column_means, bootstrap_interval, percentile_interval
+from analysis.ope.compare import (
+    OPEComparison,
+    OPEComparisonTable,
+    ReferenceValue,
+    compare_with_references,
+)
 from analysis.ope.diagnostics import OverlapDiagnostics, effective_sample_size, overlap_diagnostics
 from analysis.ope.dm import DirectMethod
 from analysis.ope.dr import (
@@ -52,10 +60,13 @@ __all__ = [
     "DoublyRobustWithShrinkage",
     "InverseProbabilityWeighting",
     "LogColumns",
+    "OPEComparison",
+    "OPEComparisonTable",
     "OPEEstimate",
     "OPEResults",
     "OverlapDiagnostics",
     "PerDecisionImportanceSampling",
+    "ReferenceValue",
     "RewardModel",
     "RidgeRewardModel",
     "RoundInputs",
@@ -68,6 +79,7 @@ __all__ = [
     "SyntheticBandit",
     "bootstrap_column_means",
     "bootstrap_interval",
+    "compare_with_references",
     "cross_fit_predict",
     "default_estimators",
     "default_session_estimators",

@@ -106,6 +106,25 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def render_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A right-aligned plain-text table of ``columns`` of the dict ``rows``."""
+    cells = [[_fmt(r[c]) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
+
+
+def render_html(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """An HTML table of ``columns`` of the dict ``rows`` (escaped)."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in columns) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 @dataclass(frozen=True)
 class OPEResults(Sequence[OPEEstimate]):
     """An immutable collection of :class:`OPEEstimate` that renders itself as a table.
@@ -172,24 +191,8 @@ class OPEResults(Sequence[OPEEstimate]):
 
         return pd.DataFrame(self.to_dicts())
 
-    def _rows(self) -> list[list[str]]:
-        out = []
-        for e in self.estimates:
-            d = e.to_dict()
-            out.append([_fmt(d[c]) for c in _DISPLAY_COLUMNS])
-        return out
-
     def __str__(self) -> str:
-        rows = self._rows()
-        widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(_DISPLAY_COLUMNS)]
-        lines = ["  ".join(c.rjust(w) for c, w in zip(_DISPLAY_COLUMNS, widths, strict=True))]
-        lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-        return "\n".join(lines)
+        return render_text(self.to_dicts(), _DISPLAY_COLUMNS)
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in _DISPLAY_COLUMNS)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r) + "</tr>"
-            for r in self._rows()
-        )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return render_html(self.to_dicts(), _DISPLAY_COLUMNS)
