@@ -117,24 +117,33 @@ def needed_columns(metrics: Sequence[MetricDef], table: pd.DataFrame, cuped: boo
     return cols
 
 
-def _check_table(table: pd.DataFrame, cols: Sequence[str], config: ABConfig) -> None:
+def _value_matrix(
+    table: pd.DataFrame, cols: Sequence[str], config: ABConfig
+) -> NDArray[np.float64]:
+    """Check the table and return its needed columns as one ``(n_users, m)`` float matrix."""
     check_columns(table, ["arm", *cols], "per-user table")
-    for c in cols:
-        values = table[c].to_numpy()
-        if values.dtype.kind not in "biuf":
-            raise SchemaError(f"per-user table[{c!r}] has dtype {values.dtype}, must be numeric")
-        bad = ~np.isfinite(values.astype(np.float64))
-        if bad.any():
-            raise AnalysisError(
-                f"per-user table[{c!r}] has {int(bad.sum())} NaN or infinite values; "
-                "assigned users without activity must have 0, not NaN"
-            )
-    arms = set(table["arm"].astype(str).unique().tolist())
+    # Column-major: each column is one contiguous copy, and a group's rows stay contiguous
+    # per column after sorting, which is what the per-group products read.
+    values = np.empty((len(table), len(cols)), dtype=np.float64, order="F")
+    for j, c in enumerate(cols):
+        column = table[c].to_numpy()
+        if column.dtype.kind not in "biuf":
+            raise SchemaError(f"per-user table[{c!r}] has dtype {column.dtype}, must be numeric")
+        values[:, j] = column
+    finite = np.isfinite(values)
+    if not finite.all():
+        j = int(np.flatnonzero(~finite.all(axis=0))[0])
+        raise AnalysisError(
+            f"per-user table[{cols[j]!r}] has {int((~finite[:, j]).sum())} NaN or infinite "
+            "values; assigned users without activity must have 0, not NaN"
+        )
+    arms = {str(a) for a in pd.unique(table["arm"])}
     for arm in (config.control, config.treatment):
         if arm not in arms:
             raise InsufficientDataError(
                 f"arm {arm!r} has 0 users in the table (arms present: {sorted(arms)})"
             )
+    return values
 
 
 def _segment_moments(
@@ -152,7 +161,11 @@ def _segment_moments(
                 raise SchemaError(
                     f"segment column {col!r} is not in the table (columns: {list(table.columns)})"
                 )
-            labels, codes = np.unique(table[col].astype(str).to_numpy(), return_inverse=True)
+            # Hash-based factorisation: sorting a million strings would dominate the run time.
+            codes, uniques = pd.factorize(table[col].astype(str), sort=True)
+            if np.any(codes < 0):
+                raise AnalysisError(f"segment column {col!r} has missing values")
+            labels = np.asarray(uniques, dtype=object)
             k = len(labels)
             m = grouped_moments(values, codes.astype(np.int64) * 2 + arm_code, 2 * k)
             by_column[col] = (
@@ -238,11 +251,13 @@ def compare(
     cfg = config or ABConfig()
     defs = metric_by_name(metrics)
     cols = needed_columns(defs, table, cfg.cuped)
-    _check_table(table, cols, cfg)
+    values = _value_matrix(table, cols, cfg)
     col_index = {c: i for i, c in enumerate(cols)}
-    arm = table["arm"].astype(str).to_numpy()
-    arm_code = np.where(arm == cfg.control, 0, np.where(arm == cfg.treatment, 1, -1))
-    values = np.column_stack([table[c].to_numpy(dtype=np.float64) for c in cols])
+    arm_codes, arm_names = pd.factorize(table["arm"].astype(str))
+    lookup = np.array(
+        [0 if a == cfg.control else 1 if a == cfg.treatment else -1 for a in arm_names] + [-1]
+    )
+    arm_code = lookup[arm_codes]
     if np.any(arm_code < 0):
         keep = arm_code >= 0
         table, values, arm_code = table.loc[keep], values[keep], arm_code[keep]

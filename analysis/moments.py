@@ -131,7 +131,10 @@ def grouped_moments(
     order = np.argsort(codes, kind="stable")
     counts = np.bincount(codes, minlength=n_groups)
     bounds = np.concatenate([[0], np.cumsum(counts)])
-    xs = x[order]
+    # Gather column by column into a column-major copy (contiguous reads and writes).
+    xs = np.empty(x.shape, dtype=np.float64, order="F")
+    for j in range(x.shape[1]):
+        xs[:, j] = x[:, j][order]
     m = x.shape[1]
     means = np.full((n_groups, m), np.nan)
     covs = np.full((n_groups, m, m), np.nan)
