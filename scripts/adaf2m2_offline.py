@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--max-events", type=int, default=None)
     run.add_argument("--out", required=True)
     rep = sub.add_parser("report", help="paired RelaImpr tables from offline.json")
-    rep.add_argument("json", type=Path)
+    rep.add_argument("json", type=Path, nargs="+", help="one or more offline.json (runs merged)")
     wts = sub.add_parser("weights", help="adapter weights by user state of one trained model")
     wts.add_argument("--data", required=True)
     wts.add_argument("--model", default="dcnv2")
@@ -264,8 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         print(result.to_markdown())
         print(paired_table(json.loads(Path(args.out, "offline.json").read_text()))[0])
         return 0
-    payload = json.loads(args.json.read_text())
-    table, _ = paired_table(payload)
+    runs: list[dict[str, Any]] = []
+    for path in args.json:
+        runs += json.loads(path.read_text())["runs"]
+    table, _ = paired_table({"runs": runs})
     print(table)
     return 0
 
