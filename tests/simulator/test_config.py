@@ -1,0 +1,128 @@
+"""Config loading: every invalid value is a ConfigError naming the key; round trips."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulator.config import Config, WorldConfig, load_config
+from simulator.config_loader import apply_overrides, from_dict, parse_override, to_toml
+from simulator.errors import ConfigError
+
+CONFIGS = sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.toml"))
+BASE = 'name = "t"\nseed = 1\n'
+
+INVALID: list[tuple[str, str]] = [
+    # (TOML text after the base keys, regex the message must match)
+    ("[world]\nn_users = -3", r"world\.n_users == -3, must be > 0 \(in .*bad\.toml\)"),
+    ("[world]\nn_items = 0", r"world\.n_items == 0, must be > 0"),
+    ("[world]\nn_users = true", r"world\.n_users == True, must be of type int, got bool"),
+    ("[world]\nn_users = 1.5", r"world\.n_users == 1\.5, must be of type int"),
+    ("[world]\nn_user = 10", r"world\.n_user is an unknown key"),
+    ("[world.behavior]\nnoise_skip_rate = 1.5", r"world\.behavior\.noise_skip_rate == 1\.5, must be in \[0, 1\)"),
+    ("[world.behavior]\nnoise_skip_rate = -0.1", r"world\.behavior\.noise_skip_rate == -0\.1"),
+    ("[world.behavior]\nmax_skip_fraction = 2.0", r"world\.behavior\.max_skip_fraction == 2\.0, must be in \[0, 1\]"),
+    ("[world.users]\ntaste_idiosyncratic_share = 1.2", r"world\.users\.taste_idiosyncratic_share == 1\.2"),
+    ("[world.users]\nn_regions = 0", r"world\.users\.n_regions == 0, must be >= 1"),
+    ("[world.users]\nactivity_sigma = \"big\"", r"world\.users\.activity_sigma == 'big', must be of type float"),
+    ("[world.items]\nshare_meta = 0.7\nshare_artist = 0.5", r"world\.items\.share_artist == 0\.5, share_meta \+ share_artist must be <= 1"),
+    ("[world.items]\nmin_seconds = 700.0", r"world\.items\.min_seconds == 700\.0, must be <= max_seconds"),
+    ("[world.sessions]\nquit_hazard = 1.01", r"world\.sessions\.quit_hazard == 1\.01"),
+    ("[world.sessions]\nmax_steps = 0", r"world\.sessions\.max_steps == 0, must be >= 1"),
+    ("[world.retention]\nsatisfaction_smoothing = 3", r"world\.retention\.satisfaction_smoothing == 3\.0"),
+    ("[engine]\nbucket_minutes = 7", r"engine\.bucket_minutes == 7, must be >= 1 and divide 1440"),
+    ("[simulate]\npolicy = \"greedy\"", r"simulate\.policy == 'greedy', must be one of 'random', 'popular', 'oracle'"),
+    ("[simulate]\ndays = 0", r"simulate\.days == 0, must be >= 1"),
+    ("world = 3", r"world == 3, must be a table"),
+    ("[unknown]\nx = 1", r"unknown is an unknown key"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), INVALID)
+def test_invalid_config_names_the_key(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(BASE + body + "\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('seed = 1\n', r"^name is missing, it is required"),
+        ('name = "t"\n', r"^seed is missing"),
+        ('name = "a/b"\nseed = 1\n', r"^name == 'a/b'"),
+        ('name = "t"\nseed = -1\n', r"^seed == -1, must be in \[0, 2\*\*63\)"),
+    ],
+)
+def test_top_level_rules(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "x.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_missing_file_and_bad_toml_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"config file '.*nope\.toml' does not exist"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "broken.toml"
+    bad.write_text("name = \n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_config(bad)
+
+
+def test_overrides_apply_before_validation(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(BASE)
+    cfg = load_config(
+        path, ["world.n_users=5000", "simulate.policy=oracle", "world.behavior.noise_skip_rate=0.2"]
+    )
+    assert cfg.world.n_users == 5000
+    assert cfg.simulate.policy == "oracle"  # bare word falls back to a string
+    assert cfg.world.behavior.noise_skip_rate == 0.2
+    with pytest.raises(ConfigError, match=r"world\.n_users == -1, must be > 0"):
+        load_config(path, ["world.n_users=-1"])
+    with pytest.raises(ConfigError, match="must look like section.key=value"):
+        load_config(path, ["world.n_users"])
+
+
+@pytest.mark.parametrize(
+    ("text", "keys", "value"),
+    [
+        ("a.b=3", ["a", "b"], 3),
+        ("a=0.5", ["a"], 0.5),
+        ("a=true", ["a"], True),
+        ('a="x y"', ["a"], "x y"),
+        ("a=[1, 2]", ["a"], [1, 2]),
+        ("a=popular", ["a"], "popular"),
+    ],
+)
+def test_parse_override(text: str, keys: list[str], value: Any) -> None:
+    assert parse_override(text) == (keys, value)
+
+
+def test_apply_overrides_does_not_mutate_input() -> None:
+    data: dict[str, Any] = {"world": {"n_users": 1}}
+    out = apply_overrides(data, ["world.n_items=3"])
+    assert data == {"world": {"n_users": 1}}
+    assert out == {"world": {"n_users": 1, "n_items": 3}}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_configs_load_and_round_trip(path: Path) -> None:
+    cfg = load_config(path)
+    again = from_dict(Config, tomllib.loads(cfg.to_toml()))
+    assert again == cfg
+
+
+def test_to_toml_round_trips_every_value_kind() -> None:
+    cfg = Config(name='q"uote', seed=2**62, world=WorldConfig(n_users=3, dim=2))
+    text = to_toml(cfg)
+    assert from_dict(Config, tomllib.loads(text)) == cfg
+
+
+def test_shipped_configs_exist() -> None:
+    assert {p.name for p in CONFIGS} >= {"default.toml", "quick.toml", "paper_skew.toml"}
