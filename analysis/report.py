@@ -29,11 +29,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from analysis.abtest import ABConfig, ExperimentAnalysis, analyze_experiment
 from analysis.bias import exposure_bias, item_exposure
 from analysis.errors import AnalysisError
-from analysis.figures import cumulative_lift_plot, forest_plot, rank_frequency_plot, save_figure
+from analysis.figures import (
+    check_figure_labels,
+    cumulative_lift_plot,
+    forest_plot,
+    rank_frequency_plot,
+    save_figure,
+)
 from analysis.metrics import (
     MetricsWindow,
     daily_user_metrics,
@@ -227,27 +234,20 @@ def write_report(
         window_events, table, n_items=n_items, head_fraction=cfg.head_fraction, control=ab.control
     )
 
-    figures: list[tuple[str, Path]] = []
-    figures.append(
-        (
-            "Lift by metric and segment",
-            save_figure(forest_plot(analysis.effects), fig_dir / "forest.png"),
-        )
-    )
+    drawn: list[tuple[str, str, Figure]] = [
+        ("Lift by metric and segment", "forest.png", forest_plot(analysis.effects))
+    ]
     if sequence is not None and len(sequence):
-        figures.append(
-            (
-                "Cumulative daily lift",
-                save_figure(cumulative_lift_plot(sequence, units), fig_dir / "cumulative_lift.png"),
-            )
+        drawn.append(
+            ("Cumulative daily lift", "cumulative_lift.png", cumulative_lift_plot(sequence, units))
         )
     exposure = item_exposure(window_events, n_items)
-    figures.append(
-        (
-            "Rank-frequency of item exposure",
-            save_figure(rank_frequency_plot(exposure), fig_dir / "rank_frequency.png"),
-        )
+    drawn.append(
+        ("Rank-frequency of item exposure", "rank_frequency.png", rank_frequency_plot(exposure))
     )
+    # Every figure must carry a title, axis labels and units; the check result is recorded.
+    figure_checks = {name: check_figure_labels(fig) for _, name, fig in drawn}
+    figures = [(caption, save_figure(fig, fig_dir / name)) for caption, name, fig in drawn]
 
     tables: list[tuple[str, str, ResultCollection[Any] | None, list[str] | None]] = [
         (
@@ -308,6 +308,7 @@ def write_report(
         "sequential": sequence.to_dicts() if sequence is not None else [],
         "bias": bias.to_dicts(),
         "figures": [str(p.relative_to(out)) for _, p in figures],
+        "figure_label_problems": figure_checks,
         "extra_sections": {
             s.slug: {
                 "title": s.title,

@@ -81,6 +81,12 @@ def test_summary_matches_analysis(report) -> None:  # type: ignore[no-untyped-de
     assert summary["extra_sections"]["twin_truth"]["rows"][0]["estimate"] is None
     assert summary["window"]["start_day"] == 0
     assert {"srm", "segment_diffs", "power", "sequential", "bias"} <= set(summary)
+    # every figure of the report has a title, labelled axes and units
+    assert summary["figure_label_problems"] == {
+        "forest.png": [],
+        "cumulative_lift.png": [],
+        "rank_frequency.png": [],
+    }
     json.dumps(summary, allow_nan=False)
 
 
