@@ -1,0 +1,124 @@
+"""Checkpoints of a running engine and its agents, taken at day boundaries.
+
+A checkpoint pickles the engine's state (live and pending sessions, satisfaction, session
+counter, the arms' random streams, statistics) and every policy object (models, optimisers,
+buffers, torch generators) in one file. The world itself is not written: it is rebuilt from
+the config and seed, and the pickle refers to it by name (pickle's persistent ids), so a
+checkpoint stays small and cannot drift from the world it belongs to.
+
+What is left out and re-attached on load: the simpy environment (generators cannot be
+pickled; a new one starts at the checkpoint's minute), the event log (the caller opens the
+next day's segment) and the periodic hooks (the caller adds them again).
+
+Files are written to a temporary name and renamed, so a run killed while writing leaves the
+previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import simpy
+
+from simulator.engine import Engine
+from simulator.errors import SimulationError
+from simulator.world import World
+
+_DETACHED = ("env", "log", "_hooks", "_progress")
+
+
+def _world_objects(world: World) -> dict[str, Any]:
+    return {
+        "world": world,
+        "world.observable": world.observable,
+        "world.users": world.users,
+        "world.items": world.items,
+        "world.noise": world.noise,
+    }
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, file: io.BufferedWriter, world: World) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._names = {id(obj): name for name, obj in _world_objects(world).items()}
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return self._names.get(id(obj))
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: io.BufferedReader, world: World) -> None:
+        super().__init__(file)
+        self._objects = _world_objects(world)
+
+    def persistent_load(self, pid: Any) -> Any:
+        if pid not in self._objects:
+            raise SimulationError(f"checkpoint refers to {pid!r}, which this world does not have")
+        return self._objects[pid]
+
+
+def save_checkpoint(path: str | Path, engine: Engine, extra: dict[str, Any] | None = None) -> Path:
+    """Write the engine (with its policies) and ``extra`` atomically to ``path``.
+
+    Call it between two ``engine.run`` calls, at a day boundary.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    detached = {name: getattr(engine, name) for name in _DETACHED}
+    try:
+        for name in _DETACHED:
+            setattr(engine, name, None)
+        tmp = p.with_suffix(p.suffix + ".tmp")
+        with open(tmp, "wb") as f:
+            _Pickler(f, engine.world).dump(
+                {"minute": detached["env"].now, "engine": engine, "extra": extra or {}}
+            )
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    finally:
+        for name, value in detached.items():
+            setattr(engine, name, value)
+    return p
+
+
+def load_checkpoint(path: str | Path, world: World) -> tuple[Engine, dict[str, Any]]:
+    """Rebuild the engine of a checkpoint on ``world``; returns it and the ``extra`` dict.
+
+    The engine gets a new simpy environment starting at the checkpoint's minute, no event
+    log and no hooks: attach them before calling ``run``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise SimulationError(f"checkpoint {p} does not exist")
+    with open(p, "rb") as f:
+        state = _Unpickler(f, world).load()
+    engine: Engine = state["engine"]
+    engine.env = simpy.Environment(initial_time=state["minute"])
+    engine.log = None
+    engine._hooks = []
+    engine._progress = None
+    engine._started = False
+    return engine, state["extra"]
+
+
+
+
+def restart_clock(engine: Engine, minute: int) -> None:
+    """Give ``engine`` a new simpy clock starting at ``minute`` (a day boundary).
+
+    Used for every day of an experiment, resumed or not, so that both paths run the very
+    same code. Hooks must be added again afterwards.
+    """
+    if minute % 1440:
+        raise SimulationError(f"minute == {minute}, must be a day boundary (a multiple of 1440)")
+    engine.env = simpy.Environment(initial_time=minute)
+    engine._started = False
+    engine._hooks = []
+
+
+__all__ = ["load_checkpoint", "restart_clock", "save_checkpoint"]

@@ -1,0 +1,353 @@
+"""The simulated A/B experiment: a pre-period, the experiment, and the twin worlds.
+
+Timeline (days of one simpy clock per run):
+
+* days ``0 .. pre_days - 1``: the **pre-period**. Everyone is served by the control arm;
+  every arm's agent learns from that feedback (a new model is trained on production logs
+  before its test), and the period gives the CUPED covariates. At its end each agent
+  makes ``warm_start_epochs`` extra passes over it.
+* days ``pre_days .. pre_days + days - 1``: the **experiment**. Users are hashed into arms
+  with the configured shares; each arm's agent learns online from its own users only.
+* the **twin** (``experiment.twin``): from the same end-of-pre-period state, the same world
+  with the same random numbers is run twice more, once with everyone on control and once
+  with everyone on treatment. The difference between the two is the true effect of
+  shipping the treatment, which the A/B estimate targets (and may miss: in the A/B test
+  each model learns from half the traffic, in the twin from all of it).
+
+Every day boundary writes a checkpoint (engine, agents, random streams) and closes that
+day's event-log segment, so a killed run resumes from its last complete day and ends with
+the same result. The three runs after the fork are independent and run in parallel
+processes (``experiment.workers``); each uses one torch thread, so the result does not
+depend on the number of workers.
+
+The simulator does not import agents: the composition root passes an agent factory.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from simulator.assignment import FixedArm, HashAssignment
+from simulator.checkpoint import load_checkpoint, restart_clock, save_checkpoint
+from simulator.config import Config, write_config
+from simulator.engine import Engine
+from simulator.errors import SimulationError
+from simulator.eventlog import EventLog
+from simulator.experiment_config import ArmConfig
+from simulator.population import MINUTES_PER_DAY
+from simulator.types import Recommender
+from simulator.world import World
+
+AgentFactory = Callable[[str, ArmConfig, World, np.random.SeedSequence], Recommender]
+"""``factory(arm_name, arm_config, world, seed) -> Recommender`` (the composition root's)."""
+
+VARIANTS: tuple[str, ...] = ("ab", "twin_control", "twin_treatment")
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Where one experiment writes (DESIGN section 6), relative to ``root``."""
+
+    root: Path
+
+    def events(self, variant: str) -> Path:
+        """Directory holding ``events/`` of a variant (the A/B run is the root)."""
+        return self.root if variant == "ab" else self.root / "twin" / variant.removeprefix("twin_")
+
+    def checkpoints(self, variant: str) -> Path:
+        return self.root / "checkpoints" / variant
+
+    def fork(self) -> Path:
+        """The end-of-pre-period checkpoint all variants start from."""
+        return self.root / "checkpoints" / "fork.pkl"
+
+    def staging(self, variant: str) -> Path:
+        return self.root / ".staging" / variant
+
+    def done(self, variant: str) -> Path:
+        return self.checkpoints(variant) / "done.json"
+
+
+def build_world(config: Config) -> World:
+    """The experiment's world, a pure function of the config (seed included)."""
+    world_seed = np.random.SeedSequence(config.seed).spawn(3)[0]
+    return World.build(config.world, config.experiment.n_days, world_seed)
+
+
+def _agent_seeds(config: Config) -> dict[str, np.random.SeedSequence]:
+    seeds = np.random.SeedSequence(config.seed).spawn(3)[1].spawn(len(config.arms))
+    return dict(zip(config.arms, seeds, strict=True))
+
+
+def _engine_seed(config: Config) -> np.random.SeedSequence:
+    return np.random.SeedSequence(config.seed).spawn(3)[2]
+
+
+class _WarmupBroadcast:
+    """Serves with the control agent; every agent observes the feedback (pre-period)."""
+
+    def __init__(self, server: Recommender, learners: tuple[Recommender, ...]) -> None:
+        self.server = server
+        self.learners = learners
+
+    def recommend(self, requests: Any, rng: np.random.Generator) -> Any:
+        return self.server.recommend(requests, rng)
+
+    def observe(self, feedback: Any) -> None:
+        for agent in self.learners:
+            agent.observe(feedback)
+
+
+class _Trainer:
+    """Periodic online updates of one arm's agent; keeps the loss trajectory."""
+
+    def __init__(self, arm: str, agent: Recommender) -> None:
+        self.arm = arm
+        self.agent = agent
+        self.history: list[dict[str, float]] = []
+
+    def __call__(self, engine: Engine, minute: int) -> None:
+        train = getattr(self.agent, "train", None)
+        if callable(train):
+            losses = train()
+            self.history.append({"minute": float(minute), **losses})
+
+
+def _move_segment(staging: Path, events_dir: Path, day: int) -> None:
+    events_dir.mkdir(parents=True, exist_ok=True)
+    for f in sorted((staging / "events").glob("part-*.parquet")):
+        f.replace(events_dir / f"part-d{day:04d}-{f.stem.removeprefix('part-')}.parquet")
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _latest_checkpoint(directory: Path) -> tuple[int, Path] | None:
+    found = sorted(directory.glob("day-*.pkl"))
+    if not found:
+        return None
+    return int(found[-1].stem.removeprefix("day-")), found[-1]
+
+
+class VariantRunner:
+    """Runs one variant day by day from a start state, with checkpoints and log segments."""
+
+    def __init__(
+        self,
+        config: Config,
+        layout: RunLayout,
+        variant: str,
+        world: World,
+        progress: bool = True,
+        position: int = 0,
+    ) -> None:
+        self.config = config
+        self.layout = layout
+        self.variant = variant
+        self.world = world
+        self.progress = progress
+        self.position = position
+        self.arm_names = tuple(config.arms)
+        self.trainers: list[_Trainer] = []
+
+    def assignment(self) -> Callable[[Any], Any]:
+        exp = self.config.experiment
+        if self.variant == "ab":
+            shares = [a.share for a in self.config.arms.values()]
+            return HashAssignment(exp.salt, shares)
+        role = exp.control if self.variant == "twin_control" else exp.treatment
+        return FixedArm(self.arm_names.index(role))
+
+    def _hooks(self, engine: Engine, agents: dict[str, Recommender]) -> None:
+        self.trainers = []
+        for arm, agent in agents.items():
+            trainer = _Trainer(arm, agent)
+            self.trainers.append(trainer)
+            engine.add_hook(self.config.arms[arm].train_every_minutes, trainer)
+
+    def run_days(
+        self, engine: Engine, agents: dict[str, Recommender], first: int, last: int
+    ) -> None:
+        """Run days ``first .. last - 1``, checkpointing after each."""
+        ckpt_dir = self.layout.checkpoints(self.variant)
+        events_dir = self.layout.events(self.variant) / "events"
+        bar = tqdm(
+            total=last - first,
+            desc=f"{self.variant:>14}",
+            unit="day",
+            position=self.position,
+            disable=not self.progress,
+            leave=True,
+        )
+        for day in range(first, last):
+            minute = day * MINUTES_PER_DAY
+            staging = self.layout.staging(self.variant) / f"day-{day:04d}"
+            shutil.rmtree(staging, ignore_errors=True)
+            engine.log = EventLog(staging, self.arm_names, engine.config.chunk_rows)
+            restart_clock(engine, minute)
+            self._hooks(engine, agents)
+            for every, trainer in zip(
+                (self.config.arms[t.arm].train_every_minutes for t in self.trainers),
+                self.trainers,
+                strict=True,
+            ):
+                if minute and minute % every == 0:
+                    trainer(engine, minute)  # the update due at the day boundary itself
+            engine.run(1)
+            engine.log.close()
+            engine.log = None
+            _move_segment(staging, events_dir, day)
+            self._log_losses(day)
+            save_checkpoint(ckpt_dir / f"day-{day + 1:04d}.pkl", engine, {"agents": agents})
+            for old in sorted(ckpt_dir.glob("day-*.pkl"))[:-2]:
+                old.unlink()
+            bar.update(1)
+            bar.set_postfix(self._postfix(), refresh=False)
+        bar.close()
+
+    def _log_losses(self, day: int) -> None:
+        path = self.layout.checkpoints(self.variant) / "training.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            for t in self.trainers:
+                if t.history:
+                    last = t.history[-1]
+                    f.write(json.dumps({"day": day, "arm": t.arm, **last}) + "\n")
+
+    def _postfix(self) -> dict[str, str]:
+        out = {}
+        for t in self.trainers:
+            if t.history:
+                out[t.arm] = f"{t.history[-1].get('rank', float('nan')):.4f}"
+        return out
+
+
+def _truncate_after(events_dir: Path, day: int) -> None:
+    """Delete log segments of days >= ``day`` (a resumed run rewrites them)."""
+    for f in events_dir.glob("part-d*.parquet"):
+        if int(f.name[len("part-d") : len("part-d") + 4]) >= day:
+            f.unlink()
+
+
+def run_pre_period(
+    config: Config, layout: RunLayout, factory: AgentFactory, progress: bool = True
+) -> None:
+    """Days ``0 .. pre_days - 1`` with everyone on control, then the warm start and the fork."""
+    if layout.fork().is_file():
+        return
+    exp = config.experiment
+    world = build_world(config)
+    runner = VariantRunner(config, layout, "ab", world, progress)
+    latest = _latest_checkpoint(layout.checkpoints("ab"))
+    if latest is None:
+        seeds = _agent_seeds(config)
+        agents = {
+            name: factory(name, arm, world, seeds[name]) for name, arm in config.arms.items()
+        }
+        control = agents[exp.control]
+        serving = dict(agents)
+        serving[exp.control] = _WarmupBroadcast(control, tuple(agents.values()))
+        engine = Engine(
+            world, serving, assign=FixedArm(runner.arm_names.index(exp.control)),
+            config=_quiet(config), rng=_engine_seed(config),
+        )
+        first = 0
+    else:
+        first, path = latest
+        engine, extra = load_checkpoint(path, world)
+        agents = extra["agents"]
+    _truncate_after(layout.events("ab") / "events", first)
+    runner.run_days(engine, agents, first, exp.pre_days)
+    for name, agent in agents.items():
+        warm = getattr(agent, "warm_start", None)
+        if callable(warm):
+            warm(config.arms[name].warm_start_epochs)
+    engine.policies = tuple(agents[a] for a in runner.arm_names)
+    save_checkpoint(layout.fork(), engine, {"agents": agents})
+
+
+def _quiet(config: Config) -> Any:
+    from dataclasses import replace
+
+    return replace(config.engine, progress=False)
+
+
+def run_variant(
+    config: Config, layout: RunLayout, variant: str, progress: bool = True, position: int = 0
+) -> str:
+    """Run one variant from the fork (or its own last checkpoint) to the end."""
+    if layout.done(variant).is_file():
+        return variant
+    exp = config.experiment
+    world = build_world(config)
+    runner = VariantRunner(config, layout, variant, world, progress, position)
+    latest = _latest_checkpoint(layout.checkpoints(variant))
+    if latest is not None and latest[0] > exp.pre_days:
+        first, path = latest
+    else:
+        first, path = exp.pre_days, layout.fork()
+    engine, extra = load_checkpoint(path, world)
+    agents = extra["agents"]
+    engine.assign = runner.assignment()
+    events_dir = layout.events(variant) / "events"
+    _truncate_after(events_dir, first)
+    runner.run_days(engine, agents, first, exp.n_days)
+    engine.write_tables(layout.events(variant))
+    layout.done(variant).write_text(json.dumps({"variant": variant, "days": exp.n_days}))
+    return variant
+
+
+def _worker(args: tuple[Config, Path, str, bool, int]) -> str:
+    import torch
+
+    torch.set_num_threads(1)
+    config, root, variant, progress, position = args
+    return run_variant(config, RunLayout(root), variant, progress, position)
+
+
+def run_experiment(
+    config: Config,
+    out_dir: str | Path,
+    factory: AgentFactory,
+    progress: bool = True,
+) -> RunLayout:
+    """Run (or resume) the whole experiment into ``out_dir``; returns its layout.
+
+    Args:
+        config: The resolved config; needs ``arms`` with the control and treatment arms.
+        out_dir: The run directory (created; a finished run is left as it is).
+        factory: Builds each arm's agent (see :data:`AgentFactory`); it must be a
+            module-level function when ``experiment.workers > 1`` (it is pickled).
+        progress: Show progress bars (days, learners' losses).
+    """
+    if not config.arms:
+        raise SimulationError("config has no [arms]; an experiment needs a control and a treatment")
+    layout = RunLayout(Path(out_dir))
+    layout.root.mkdir(parents=True, exist_ok=True)
+    write_config(config, layout.root / "config.toml")
+    import torch
+
+    torch.set_num_threads(1)  # the same result whatever the number of workers
+    run_pre_period(config, layout, factory, progress)
+    variants = VARIANTS if config.experiment.twin else VARIANTS[:1]
+    workers = min(config.experiment.workers, len(variants))
+    if workers == 1:
+        for i, v in enumerate(variants):
+            run_variant(config, layout, v, progress, i)
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            jobs = [(config, layout.root, v, progress, i) for i, v in enumerate(variants)]
+            list(pool.map(_worker, jobs))
+    shutil.rmtree(layout.root / ".staging", ignore_errors=True)
+    return layout
+
+
+__all__ = ["VARIANTS", "AgentFactory", "RunLayout", "build_world", "run_experiment", "run_variant"]
