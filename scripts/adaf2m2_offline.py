@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--data", required=True, help="sim:RUN_DIR or movielens:PATH")
     run.add_argument("--models", default=MODELS)
     run.add_argument("--framework", default=FRAMEWORKS)
-    run.add_argument("--seeds", type=int, default=3)
+    run.add_argument("--seeds", default="3", help="n (seeds 0..n-1) or a comma list, e.g. 2,")
     run.add_argument("--epochs", type=int, default=10)
     run.add_argument("--patience", type=int, default=2)
     run.add_argument("--lr", type=float, default=1e-3)
@@ -250,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
             data,
             models=tuple(args.models.split(",")),
             frameworks=tuple(args.framework.split(",")),
-            seeds=args.seeds,
+            seeds=[int(x) for x in args.seeds.split(",") if x]
+            if "," in args.seeds
+            else int(args.seeds),
             model_config=ModelConfig(embed_dim=args.embed_dim),
             train_config=TrainConfig(
                 lr=args.lr,
