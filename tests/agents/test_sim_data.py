@@ -1,0 +1,81 @@
+"""Tests for the run-directory loader: joins, labels, causal counts, no ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agents.datasets.sim import SimDataConfig, load_run
+from agents.features import TASKS
+from simulator.errors import ConfigError
+
+
+def events(run: Path) -> pd.DataFrame:
+    frames = [pd.read_parquet(f) for f in sorted((run / "events").glob("part-*.parquet"))]
+    return pd.concat(frames, ignore_index=True).sort_values("minute", kind="stable")
+
+
+def test_samples_match_the_log(tiny_run: Path) -> None:
+    d = load_run(tiny_run, SimDataConfig(split="random", fractions=(1.0, 0.0, 0.0)))
+    ev = events(tiny_run).reset_index(drop=True)
+    s = d.train
+    assert len(s) == len(ev)
+    np.testing.assert_array_equal(s.user_ids, ev["user_id"])
+    np.testing.assert_array_equal(s.item_ids, ev["item_id"])
+    np.testing.assert_array_equal(s.labels[:, TASKS.index("finish")], ev["finish"])
+    np.testing.assert_array_equal(s.labels[:, TASKS.index("like")], ev["like"])
+    frac = np.clip(ev["listen_seconds"] / ev["item_seconds"], 0, 1)
+    np.testing.assert_allclose(s.labels[:, TASKS.index("listen_fraction")], frac, rtol=1e-6)
+    # no ground-truth column reaches a field
+    assert not any(n.startswith("true_") for n in d.spec.names)
+    assert {"user_id", "item_id", "artist_id", "genre", "age_band"} <= set(d.spec.names)
+
+
+def test_counts_are_strictly_causal(tiny_run: Path) -> None:
+    d = load_run(tiny_run, SimDataConfig(split="random", fractions=(1.0, 0.0, 0.0)))
+    ev = events(tiny_run).reset_index(drop=True)
+    rng = np.random.default_rng(0)
+    for n in rng.choice(len(ev), 40, replace=False):
+        e = ev.iloc[n]
+        past = ev[ev["minute"] < e["minute"]]
+        pu = past[past["user_id"] == e["user_id"]]
+        pi = past[past["item_id"] == e["item_id"]]
+        want = [len(pu), pu["like"].sum(), pu["comment"].sum()]
+        want += [len(pi), pi["like"].sum(), pi["comment"].sum()]
+        np.testing.assert_array_equal(d.train.counts[n], want)
+
+
+def test_time_split_trains_on_the_past(tiny_run: Path) -> None:
+    d = load_run(tiny_run)
+    assert len(d.train) + len(d.valid) + len(d.test) == len(events(tiny_run))
+    assert 0.5 < len(d.train) / (len(d.train) + len(d.valid) + len(d.test)) < 0.7
+    # the test period's users include some new ones (registered within 7 days)
+    assert d.test.new_user.any()
+
+
+def test_max_events_and_arms(tiny_run: Path) -> None:
+    d = load_run(tiny_run, SimDataConfig(split="random", max_events=500))
+    assert len(d.train) + len(d.valid) + len(d.test) == 500
+    with pytest.raises(ConfigError, match="has no events"):
+        load_run(tiny_run, SimDataConfig(arms=("nonexistent",)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"split": "weekly"}, "split == 'weekly'"),
+        ({"new_user_days": -1}, "new_user_days == -1"),
+        ({"max_events": 0}, "max_events == 0"),
+    ],
+)
+def test_invalid_config(kwargs: dict[str, object], pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern):
+        SimDataConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_not_a_run_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"users\.parquet does not exist"):
+        load_run(tmp_path)
