@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +16,7 @@ from analysis.moments import Moments
 from analysis.ttest import welch_from_stats
 
 
-def _moments(y: list[float] | np.ndarray, *cols: list[float] | np.ndarray) -> Moments:
+def _moments(y: Sequence[float] | np.ndarray, *cols: Sequence[float] | np.ndarray) -> Moments:
     return Moments.from_values(np.column_stack([y, *cols]).astype(float))
 
 

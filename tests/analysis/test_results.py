@@ -41,7 +41,7 @@ def test_str_and_html() -> None:
 
 
 def test_empty_collection() -> None:
-    rc = ResultCollection([], "nothing")
+    rc: ResultCollection[object] = ResultCollection([], "nothing")
     assert str(rc) == "nothing\n(empty)"
     assert rc.to_pandas().empty
     assert "(empty)" in rc._repr_html_()
