@@ -1,0 +1,123 @@
+"""Analysis of a finished experiment run: A/B report, twin truth, the paper's table.
+
+Part of the composition root (with ``simulator/cli.py`` and ``simulator/registry.py``):
+it turns the experiment's config into the analysis package's options and calls it. The
+statistics themselves live in :mod:`analysis`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.abtest import ABConfig
+from analysis.lift_table import lift_cells, render_lift_table
+from analysis.metrics import MetricsWindow
+from analysis.report import ReportConfig, ReportSection, build_report
+from analysis.twin import twin_effects_from_runs
+from simulator.config import Config
+from simulator.experiment import RunLayout
+
+
+@dataclass(frozen=True)
+class RunAnalysis:
+    """What :func:`analyse_run` wrote.
+
+    Attributes:
+        table: The paper's table 1 as aligned text (A/B lifts, the twin's truth below).
+        report_md: Path of ``report.md``.
+        summary: Path of ``summary.json``.
+    """
+
+    table: str
+    report_md: Path
+    summary: Path
+
+
+def experiment_window(config: Config) -> MetricsWindow:
+    """The experiment's analysis window, its pre-period and the cohort rule."""
+    exp = config.experiment
+    return MetricsWindow(
+        start_day=exp.pre_days,
+        end_day=exp.n_days,
+        pre_start_day=0 if exp.pre_days > 0 else None,
+        pre_end_day=exp.pre_days if exp.pre_days > 0 else None,
+        new_user_days=config.world.users.new_user_days,
+    )
+
+
+def _training_rows(layout: RunLayout) -> list[dict[str, Any]]:
+    path = layout.checkpoints("ab") / "training.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
+    """Write the report of a finished run and return the paper-shaped table."""
+    layout = RunLayout(Path(root))
+    exp = config.experiment
+    window = experiment_window(config)
+    truth = None
+    sections: list[ReportSection] = []
+    if exp.twin:
+        truth = twin_effects_from_runs(
+            layout.events("twin_control"), layout.events("twin_treatment"), window
+        )
+        sections.append(
+            ReportSection(
+                "True effects (twin runs)",
+                text=(
+                    "The same world with the same random numbers, run once with every user "
+                    "on control and once with every user on treatment, from the same end of "
+                    "the pre-period. The difference is the true effect of shipping the "
+                    "treatment; in the A/B test each model learns from its own share of "
+                    "the traffic only, so the A/B estimate may differ from it beyond "
+                    "sampling error."
+                ),
+                table=truth.to_pandas(),
+                key="twin_truth",
+            )
+        )
+    losses = _training_rows(layout)
+    if losses:
+        sections.append(
+            ReportSection(
+                "Learners' training losses",
+                text="Mean loss of the last online update of each day, per arm.",
+                table=pd.DataFrame(losses),
+                key="training_losses",
+            )
+        )
+    control, treatment = exp.control, exp.treatment
+    ab = ABConfig(
+        control=control,
+        treatment=treatment,
+        alpha=exp.alpha,
+        expected_share=config.arms[treatment].share
+        / (config.arms[treatment].share + config.arms[control].share),
+    )
+    report = build_report(
+        layout.root,
+        config=ReportConfig(
+            ab=ab,
+            window=window,
+            new_user_days=window.new_user_days,
+            title=f"{config.name}: {treatment} vs {control}",
+        ),
+        extra_sections=sections,
+    )
+    cells = lift_cells(report.analysis.effects, truth)
+    table = render_lift_table(cells)
+    summary = json.loads(report.summary.read_text())
+    summary["lift_table"] = cells.to_dicts()
+    summary["seed"] = config.seed
+    report.summary.write_text(json.dumps(summary, indent=2, sort_keys=True))
+    return RunAnalysis(table=table, report_md=report.markdown, summary=report.summary)
+
+
+__all__ = ["RunAnalysis", "analyse_run", "experiment_window"]
