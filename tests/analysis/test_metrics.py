@@ -68,11 +68,6 @@ def test_assigned_but_inactive_users_count_with_zeros() -> None:
     t = user_metrics(EVENTS, USERS, WINDOW).set_index("user_id")
     inactive = t.loc[2, ["active_days", "duration", "sessions", "impressions"]]
     assert np.asarray(inactive, dtype=float).tolist() == [0.0, 0.0, 0.0, 0.0]
-        0,
-        0,
-        0,
-        0,
-    ]
     assert t.loc[2, "arm"] == "control"
 
 
