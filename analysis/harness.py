@@ -96,7 +96,7 @@ def binomial_band(n: int, p: float, level: float = 0.99) -> tuple[float, float]:
 
     Example:
         >>> binomial_band(2000, 0.05)
-        (0.0375, 0.0635)
+        (0.038, 0.063)
     """
     lo = scipy.stats.binom.ppf((1 - level) / 2, n, p) / n
     hi = scipy.stats.binom.ppf(1 - (1 - level) / 2, n, p) / n
