@@ -75,13 +75,13 @@ def _check(alpha: float, n_control: float, n_treatment: float, std: float) -> No
         raise AnalysisError(f"std == {std!r}, must be >= 0")
 
 
-def power(
+def power_for_effect(
     effect_size: float, std: float, n_control: float, n_treatment: float, alpha: float = 0.05
 ) -> float:
     """Two-sided power of Welch/z test for an absolute effect (normal approximation).
 
     Example:
-        >>> round(power(0.2, 1.0, 400, 400), 4)
+        >>> round(power_for_effect(0.2, 1.0, 400, 400), 4)
         0.8074
     """
     _check(alpha, n_control, n_treatment, std)
@@ -183,4 +183,4 @@ def mde_from_pre_period(
     return ResultCollection(records, f"Minimum detectable effect at power {power}")
 
 
-__all__ = ["PowerResult", "mde", "mde_from_pre_period", "power"]
+__all__ = ["PowerResult", "mde", "mde_from_pre_period", "power_for_effect"]

@@ -9,7 +9,7 @@ from statsmodels.stats.power import NormalIndPower
 
 from analysis.errors import AnalysisError, SchemaError
 from analysis.metrics import user_metrics
-from analysis.power import mde, mde_from_pre_period, power
+from analysis.power import mde, mde_from_pre_period, power_for_effect
 from analysis.synthetic import SyntheticLogConfig, synthetic_log
 
 
@@ -18,7 +18,7 @@ from analysis.synthetic import SyntheticLogConfig, synthetic_log
 )
 def test_power_matches_statsmodels(d: float, std: float, n_c: int, n_t: int) -> None:
     ref = NormalIndPower().power(effect_size=d / std, nobs1=n_c, alpha=0.05, ratio=n_t / n_c)
-    assert power(d, std, n_c, n_t) == pytest.approx(ref, rel=1e-10)
+    assert power_for_effect(d, std, n_c, n_t) == pytest.approx(ref, rel=1e-10)
 
 
 def test_mde_inverts_power() -> None:
@@ -27,7 +27,7 @@ def test_mde_inverts_power() -> None:
     # tail: Phi(-(z_a + z_b) - z_a).
     z_a, z_b = scipy.stats.norm.ppf(0.975), scipy.stats.norm.ppf(0.8)
     far_tail = scipy.stats.norm.cdf(-(z_a + z_b) - z_a)
-    assert power(m, 2.0, 500, 700) - 0.8 == pytest.approx(far_tail, rel=1e-6)
+    assert power_for_effect(m, 2.0, 500, 700) - 0.8 == pytest.approx(far_tail, rel=1e-6)
     # statsmodels' root finder (two tails) agrees to its own tolerance.
     ref = NormalIndPower().solve_power(nobs1=500, alpha=0.05, power=0.8, ratio=700 / 500)
     assert m / 2.0 == pytest.approx(ref, rel=1e-4)
@@ -51,8 +51,8 @@ def test_mde_from_pre_period() -> None:
 @pytest.mark.parametrize(
     ("call", "exc", "match"),
     [
-        (lambda: power(0.1, 1.0, 0, 10), AnalysisError, "n_control == 0"),
-        (lambda: power(0.1, -1.0, 10, 10), AnalysisError, "std == -1.0"),
+        (lambda: power_for_effect(0.1, 1.0, 0, 10), AnalysisError, "n_control == 0"),
+        (lambda: power_for_effect(0.1, -1.0, 10, 10), AnalysisError, "std == -1.0"),
         (lambda: mde(1.0, 10, 10, alpha=2.0), AnalysisError, "alpha == 2.0"),
         (lambda: mde(1.0, 10, 10, power=1.0), AnalysisError, "power == 1.0"),
         (
@@ -68,6 +68,6 @@ def test_invalid_input(call: object, exc: type[Exception], match: str) -> None:
 
 
 def test_zero_std_is_documented() -> None:
-    assert power(0.1, 0.0, 10, 10) == 1.0
-    assert power(0.0, 0.0, 10, 10) == 0.05
+    assert power_for_effect(0.1, 0.0, 10, 10) == 1.0
+    assert power_for_effect(0.0, 0.0, 10, 10) == 0.05
     assert np.isfinite(mde(0.0, 10, 10))
