@@ -45,5 +45,5 @@ def test_grouped_equals_per_group() -> None:
 
 
 def test_values_must_be_2d() -> None:
-    with pytest.raises(AnalysisError, match="values.ndim == 1"):
+    with pytest.raises(AnalysisError, match=r"values\.ndim == 1"):
         Moments.from_values(np.ones(3))
