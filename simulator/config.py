@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from simulator.config_loader import apply_overrides, from_dict, read_toml, to_toml
 from simulator.errors import ConfigError
+from simulator.experiment_config import ArmConfig, ExperimentConfig, validate_arms
 
 PolicyName = Literal["random", "popular", "oracle"]
 
@@ -70,14 +71,14 @@ class UserConfig:
     n_devices: int = 4
     taste_idiosyncratic_share: float = 0.5
     """Share of the taste variance that meta features do not explain (learnable only by id)."""
-    activity_sigma: float = 1.2
-    return_logit_mean: float = -1.0
-    return_logit_activity: float = 1.2
-    extra_sessions_mean: float = 0.6
-    max_sessions_per_day: int = 8
-    patience_mean: float = 3.0
+    activity_sigma: float = 2.0
+    return_logit_mean: float = -2.5
+    return_logit_activity: float = 2.0
+    extra_sessions_mean: float = 0.1
+    max_sessions_per_day: int = 30
+    patience_mean: float = 1.5
     patience_sigma: float = 0.3
-    patience_activity: float = 0.4
+    patience_activity: float = 1.0
     history_days: int = 120
     """Pre-existing users registered uniformly on days ``-history_days .. -1``."""
     new_user_days: int = 7
@@ -118,7 +119,7 @@ class ItemConfig:
     seconds_sigma: float = 0.3
     min_seconds: float = 60.0
     max_seconds: float = 600.0
-    appeal_scale: float = 0.7
+    appeal_scale: float = 0.4
     history_days: int = 365
 
     def __post_init__(self) -> None:
@@ -181,8 +182,8 @@ class SessionConfig:
 
     skip_patience_cost: float = 1.0
     consecutive_skip_cost: float = 0.5
-    finish_patience_gain: float = 0.25
-    quit_hazard: float = 0.06
+    finish_patience_gain: float = 0.0
+    quit_hazard: float = 0.03
     max_steps: int = 60
 
     def __post_init__(self) -> None:
@@ -202,7 +203,7 @@ class RetentionConfig:
     is the only path from recommendation quality to active days.
     """
 
-    satisfaction_beta: float = 4.0
+    satisfaction_beta: float = 2.5
     satisfaction_smoothing: float = 0.4
     initial_satisfaction: float = 0.35
 
@@ -219,9 +220,9 @@ class WorldConfig:
     ``new_items_per_day`` are the Poisson means of daily arrivals.
     """
 
-    n_users: int = 30_000
+    n_users: int = 20_000
     n_items: int = 10_000
-    new_users_per_day: float = 600.0
+    new_users_per_day: float = 400.0
     new_items_per_day: float = 100.0
     dim: int = 16
     users: UserConfig = field(default_factory=UserConfig)
@@ -259,7 +260,7 @@ class SimulateConfig:
 
     policy: PolicyName = "random"
     days: int = 14
-    popular_power: float = 1.0
+    popular_power: float = 1.2
     popular_prior: float = 1.0
     popular_signal: Literal["impressions", "finishes"] = "finishes"
     oracle_top_k: int = 20
@@ -282,8 +283,12 @@ class Config:
     world: WorldConfig = field(default_factory=WorldConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    arms: dict[str, ArmConfig] = field(default_factory=dict)
+    """Arms of an experiment (``adasim run``); empty for world-only runs."""
 
     def __post_init__(self) -> None:
+        validate_arms(self.arms, self.experiment)
         if not self.name or any(c in self.name for c in "/\\") or self.name in (".", ".."):
             _fail("name", self.name, "must be a non-empty name without path separators")
         if not 0 <= self.seed < 2**63:
