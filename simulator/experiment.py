@@ -25,11 +25,12 @@ The simulator does not import agents: the composition root passes an agent facto
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -84,9 +85,14 @@ def build_world(config: Config) -> World:
     return World.build(config.world, config.experiment.n_days, world_seed)
 
 
-def _agent_seeds(config: Config) -> dict[str, np.random.SeedSequence]:
-    seeds = np.random.SeedSequence(config.seed).spawn(3)[1].spawn(len(config.arms))
-    return dict(zip(config.arms, seeds, strict=True))
+def agent_seed(config: Config, arm: ArmConfig) -> np.random.SeedSequence:
+    """An agent's seed: a function of the root seed and of the arm's config, not its name.
+
+    Two arms with the same config get the same agent, so an A/A experiment's twin runs are
+    identical and its true effect is exactly zero.
+    """
+    digest = hashlib.blake2b(repr(replace(arm, share=1.0)).encode(), digest_size=8).digest()
+    return np.random.SeedSequence([config.seed, 1, int.from_bytes(digest, "little")])
 
 
 def _engine_seed(config: Config) -> np.random.SeedSequence:
@@ -248,16 +254,19 @@ def run_pre_period(
     runner = VariantRunner(config, layout, "ab", world, progress)
     latest = _latest_checkpoint(layout.checkpoints("ab"))
     if latest is None:
-        seeds = _agent_seeds(config)
         agents = {
-            name: factory(name, arm, world, seeds[name]) for name, arm in config.arms.items()
+            name: factory(name, arm, world, agent_seed(config, arm))
+            for name, arm in config.arms.items()
         }
         control = agents[exp.control]
         serving = dict(agents)
         serving[exp.control] = _WarmupBroadcast(control, tuple(agents.values()))
         engine = Engine(
-            world, serving, assign=FixedArm(runner.arm_names.index(exp.control)),
-            config=_quiet(config), rng=_engine_seed(config),
+            world,
+            serving,
+            assign=FixedArm(runner.arm_names.index(exp.control)),
+            config=_quiet(config),
+            rng=_engine_seed(config),
         )
         first = 0
     else:
@@ -275,8 +284,6 @@ def run_pre_period(
 
 
 def _quiet(config: Config) -> Any:
-    from dataclasses import replace
-
     return replace(config.engine, progress=False)
 
 
@@ -297,6 +304,13 @@ def run_variant(
     engine, extra = load_checkpoint(path, world)
     agents = extra["agents"]
     engine.assign = runner.assignment()
+    if variant != "ab":
+        # The served arm of each twin draws its exploration from the control arm's stream,
+        # so the twins share every random number, the policies' too.
+        served = int(engine.assign(np.zeros(1, dtype=np.int64))[0])
+        streams = list(engine.arm_rngs)
+        streams[served] = engine.arm_rngs[runner.arm_names.index(exp.control)]
+        engine.arm_rngs = tuple(streams)
     events_dir = layout.events(variant) / "events"
     _truncate_after(events_dir, first)
     runner.run_days(engine, agents, first, exp.n_days)

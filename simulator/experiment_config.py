@@ -128,7 +128,6 @@ class ExperimentConfig:
         salt: Salt of the assignment hash (a new salt re-randomises users).
         twin: Also run the twin worlds (everyone on control; everyone on treatment) with
             the same random numbers, to report the true effect beside the estimate.
-        checkpoint: Write a checkpoint at every day boundary so a killed run resumes.
         workers: Processes for the A/B run and the two twin runs (1 = one after another).
         alpha: Significance level of the report.
     """
@@ -139,7 +138,6 @@ class ExperimentConfig:
     treatment: str = "treatment"
     salt: str = "adasim"
     twin: bool = True
-    checkpoint: bool = True
     workers: int = 3
     alpha: float = 0.05
 
