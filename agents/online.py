@@ -151,7 +151,11 @@ class OnlineLearner:
         return loss
 
     def warm_start(self, epochs: int) -> float:
-        """Extra passes over the replayed recent examples (end of the pre-period)."""
+        """Extra passes over the replayed recent examples (end of the pre-period).
+
+        The replay is only for this: it is emptied and no longer kept afterwards, so memory
+        and checkpoints stay small during the experiment.
+        """
         self.update()
         f, c, y = self._replay.take()
         f, c, y = f[-self.replay_rows :], c[-self.replay_rows :], y[-self.replay_rows :]
@@ -159,6 +163,7 @@ class OnlineLearner:
         for _ in range(epochs):
             loss = self._steps(f, c, y)
         self._replay.clear()
+        self.replay_rows = 0
         if epochs and f.shape[0]:
             self.last_loss_ = loss
         return loss
