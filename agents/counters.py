@@ -59,12 +59,3 @@ class InteractionCounters:
         out[known_u, : len(_KINDS)] = self.user_[user_ids[known_u]]
         out[known_i, len(_KINDS) :] = self.item_[item_ids[known_i]]
         return out
-
-    def state_dict(self) -> dict[str, NDArray[np.float64]]:
-        """Arrays to checkpoint."""
-        return {"user": self.user_.copy(), "item": self.item_.copy()}
-
-    def load_state_dict(self, state: dict[str, NDArray[np.float64]]) -> None:
-        """Restore from :meth:`state_dict`."""
-        self.user_ = state["user"].copy()
-        self.item_ = state["item"].copy()

@@ -9,12 +9,9 @@ examples serves the warm start at the end of the pre-period.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from torch import nn
 
 from adaf2m2.protocol import FeatureBatch
 from adaf2m2.trainable import TrainableModel
@@ -167,35 +164,6 @@ class OnlineLearner:
         if epochs and f.shape[0]:
             self.last_loss_ = loss
         return loss
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: model, optimiser, generator, buffers, counters."""
-        module = self.model if isinstance(self.model, nn.Module) else None
-        return {
-            "model": None if module is None else module.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
-            "new": self._new.take(),
-            "replay": self._replay.take(),
-            "n_updates": self.n_updates_,
-            "n_examples": self.n_examples_,
-            "last_loss": self.last_loss_,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`state_dict`."""
-        if isinstance(self.model, nn.Module) and state["model"] is not None:
-            self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        for rows, key in ((self._new, "new"), (self._replay, "replay")):
-            rows.clear()
-            f, c, y = state[key]
-            if f.shape[0]:
-                rows.add(f, c, y)
-        self.n_updates_ = int(state["n_updates"])
-        self.n_examples_ = int(state["n_examples"])
-        self.last_loss_ = float(state["last_loss"])
 
 
 __all__ = ["OnlineLearner"]

@@ -141,12 +141,22 @@ class TwoStage:
         logits = self.ranker.predict(self.spec.make_batch(fields, counts))
         return torch.sigmoid(logits).view(b, n, -1)
 
+    def action_distribution(
+        self, user_ids: NDArray[np.int64], n_items: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """The policy's candidates ``(B, n_cand)`` and their probabilities (rows sum to 1).
+
+        What :meth:`recommend` samples from; off-policy evaluation calls it on another
+        policy's logged requests.
+        """
+        candidates = self.retrieve(user_ids, n_items)
+        scores = (self.rank(user_ids, candidates) @ self.score_weights).double().numpy()
+        return candidates, choice_probabilities(scores, self.exploration)
+
     def recommend(self, requests: RequestBatch, rng: np.random.Generator) -> Recommendation:
         """Retrieve, rank, and draw one candidate per request with its exact probability."""
         users = requests.user_ids
-        candidates = self.retrieve(users, requests.n_items)
-        scores = (self.rank(users, candidates) @ self.score_weights).double().numpy()
-        probs = choice_probabilities(scores, self.exploration)
+        candidates, probs = self.action_distribution(users, requests.n_items)
         pick = sample_choices(probs, rng.random(users.size))
         rows = np.arange(users.size)
         return Recommendation(
@@ -201,21 +211,6 @@ class TwoStage:
             "rank": self.rank_learner.last_loss_,
             "retrieval": self.retrieval_learner.last_loss_,
         }
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume the agent."""
-        return {
-            "rank": self.rank_learner.state_dict(),
-            "retrieval": self.retrieval_learner.state_dict(),
-            "counters": self.counters.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`state_dict`."""
-        self.rank_learner.load_state_dict(state["rank"])
-        self.retrieval_learner.load_state_dict(state["retrieval"])
-        self.counters.load_state_dict(state["counters"])
-        self._item_cache = None
 
 
 __all__ = ["TwoStage"]
