@@ -166,7 +166,14 @@ class OfflineResult:
             f"Data: `{self.data}` ({self.split}; train {self.n_train}, valid {self.n_valid}, "
             f"test {self.n_test}); seeds {list(self.seeds)}; mean ± sd over seeds.\n\n"
         )
-        return meta + head + "\n".join(lines) + "\n"
+        skipped = self.rows[0].n_users_skipped if self.rows else 0
+        used = self.runs[0].metrics["all"].n_users_uauc if self.runs else 0
+        note = (
+            f"\nUAUC averages {used} test users; {skipped} users with a single label class "
+            "are left out. RelaImpr = (AUC - 0.5) / (AUC_ref - 0.5) - 1 against `vs`. "
+            "Cohort columns and ECE are means over seeds.\n"
+        )
+        return meta + head + "\n".join(lines) + "\n" + note
 
     def to_json(self) -> str:
         """Every row and run as JSON (NaN written as null)."""
