@@ -13,11 +13,16 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from simulator.commands import simulate
+from simulator.commands import offline, ope, report, simulate
+from simulator.commands import run as run_command
 from simulator.errors import AdasimError
 
 COMMANDS: list[ModuleType] = [
+    run_command,
     simulate,
+    report,
+    offline,
+    ope,
 ]
 """Command modules, in the order ``adasim --help`` lists them."""
 

@@ -213,8 +213,9 @@ class VariantRunner:
             _move_segment(staging, events_dir, day)
             self._log_losses(day)
             save_checkpoint(ckpt_dir / f"day-{day + 1:04d}.pkl", engine, {"agents": agents})
-            for old in sorted(ckpt_dir.glob("day-*.pkl"))[:-2]:
-                old.unlink()
+            if self.variant != "ab":  # the A/B run keeps every day: OPE replays them
+                for old in sorted(ckpt_dir.glob("day-*.pkl"))[:-2]:
+                    old.unlink()
             bar.update(1)
             bar.set_postfix(self._postfix(), refresh=False)
         bar.close()

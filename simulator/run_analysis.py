@@ -83,6 +83,22 @@ def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
                 key="twin_truth",
             )
         )
+    ope = layout.root / "ope" / "ope.json"
+    if ope.is_file():
+        comparison = json.loads(ope.read_text())["comparison"]
+        sections.append(
+            ReportSection(
+                "Off-policy evaluation of the treatment from the control's log",
+                text=(
+                    "Each estimator's value of the treatment policy, estimated from the "
+                    "control arm's impressions, against the exact truth of that policy on "
+                    "the same requests (the world's expected finish probability) and the "
+                    "treatment arm's online value. Full tables: ope/ope.md."
+                ),
+                table=pd.DataFrame(comparison),
+                key="ope",
+            )
+        )
     losses = _training_rows(layout)
     if losses:
         sections.append(

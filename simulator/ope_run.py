@@ -1,0 +1,282 @@
+"""Off-policy evaluation of an experiment run: the treatment, estimated from the control's log.
+
+For every impression the control arm served during the experiment, the treatment agent as
+it stood at the start of that day (the A/B run's daily checkpoint) gives its candidate set
+and the probabilities it would have chosen them with. The estimators of
+:mod:`analysis.ope` turn the control's log and that distribution into estimates of the
+treatment's per-impression finish rate and per-session finishes and listen time.
+
+Three references sit beside each estimate:
+
+* **truth** (per impression): the exact expected finish rate of that treatment policy on
+  the control's logged requests, ``mean_t sum_a pi_e(a | x_t) P(finish | u_t, a)``, from
+  the world's ground truth: what the estimators target, without sampling error;
+* **online**: what the treatment arm achieved in the A/B test (a learning policy on its
+  own users, so it differs from the estimand by design; shown with its interval);
+* for effects, the A/B test's absolute effect on the same metric.
+
+Per-session values depend on how the policy changes session length, which the world can
+only know by simulating: their truth is left empty, and the online value is the reference.
+
+Part of the composition root: it loads checkpoints (agents, torch) and calls analysis.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from analysis.metrics import load_events
+from analysis.ope import (
+    OPEComparisonTable,
+    OPEResults,
+    ReferenceValue,
+    SparseActionDist,
+    compare_with_references,
+    evaluate_logs,
+)
+from simulator.checkpoint import load_checkpoint
+from simulator.config import Config, load_config
+from simulator.errors import SimulationError
+from simulator.experiment import RunLayout, build_world
+from simulator.world import World
+
+HEAD_SHARE = 0.2
+"""Items in the top 20% of pre-period exposure are the head; the rest (and new items) the tail."""
+
+
+@dataclass(frozen=True)
+class OPERun:
+    """What :func:`evaluate_run` computed and wrote.
+
+    Attributes:
+        results: Every estimate (value and effect, round and session level, per cohort).
+        comparison: Estimates against the truth and the online A/B values.
+        markdown: Path of ``ope/ope.md``.
+        json: Path of ``ope/ope.json``.
+    """
+
+    results: OPEResults
+    comparison: OPEComparisonTable
+    markdown: Path
+    json: Path
+
+
+def _state_at(layout: RunLayout, config: Config, day: int) -> Path:
+    """The A/B run's checkpoint holding the agents as they were when ``day`` started."""
+    if day == config.experiment.pre_days:
+        return layout.fork()
+    path = layout.checkpoints("ab") / f"day-{day:04d}.pkl"
+    if not path.is_file():
+        raise SimulationError(
+            f"checkpoint {path} is missing; OPE needs the A/B run's daily checkpoints "
+            "(rerun the experiment with this version of adasim)"
+        )
+    return path
+
+
+def treatment_distribution(
+    config: Config, layout: RunLayout, world: World, log: pd.DataFrame, chunk: int = 4096
+) -> SparseActionDist:
+    """The treatment agent's candidates and probabilities on every logged request."""
+    treatment = config.experiment.treatment
+    n = len(log)
+    candidates = np.full((n, config.arms[treatment].n_candidates), -1, dtype=np.int64)
+    probs = np.zeros(candidates.shape, dtype=np.float64)
+    days = log["day"].to_numpy()
+    users = log["user_id"].to_numpy(dtype=np.int64)
+    minutes = log["minute"].to_numpy(dtype=np.int64)
+    for day in np.unique(days):
+        engine, extra = load_checkpoint(_state_at(layout, config, int(day)), world)
+        agent = extra["agents"][treatment]
+        if not hasattr(agent, "action_distribution"):
+            raise SimulationError(
+                f"arm {treatment!r} is a {type(agent).__name__}, which exposes no action "
+                "distribution; OPE needs a two_stage treatment"
+            )
+        del engine
+        rows = np.flatnonzero(days == day)
+        for a in range(0, rows.size, chunk):
+            r = rows[a : a + chunk]
+            # Requests of one minute share a catalogue; group by it within the chunk.
+            for m in np.unique(minutes[r]):
+                rr = r[minutes[r] == m]
+                cand, p = agent.action_distribution(users[rr], world.n_items_at(int(m)))
+                candidates[rr, : cand.shape[1]] = cand
+                probs[rr, : p.shape[1]] = p
+    return SparseActionDist(candidates=candidates, probs=probs)
+
+
+def true_finish_rate(
+    world: World, log: pd.DataFrame, dist: SparseActionDist
+) -> NDArray[np.float64]:
+    """Per logged request, the exact finish probability under the evaluation policy."""
+    users = log["user_id"].to_numpy(dtype=np.int64)
+    valid = dist.candidates >= 0
+    cand = np.where(valid, dist.candidates, 0)
+    p_finish = world.expected_response(users[:, None], cand)["finish_prob"]
+    return (np.where(valid, p_finish, 0.0) * dist.probs[:, :, 0]).sum(axis=1)
+
+
+def _ratio_ci(
+    num: NDArray[np.float64], den: NDArray[np.float64], z: float
+) -> tuple[float, float, float]:
+    """Ratio of sums over users with a delta-method interval (users are the unit)."""
+    r = num.sum() / den.sum()
+    n = num.size
+    resid = num - r * den
+    se = float(np.sqrt(resid.var(ddof=1) / n) / den.mean())
+    return float(r), float(r - z * se), float(r + z * se)
+
+
+def _online(events: pd.DataFrame, arm: str, z: float) -> dict[str, tuple[float, float, float]]:
+    ev = events[events["arm"] == arm]
+    per_user = ev.groupby("user_id").agg(
+        finish=("finish", "sum"),
+        listen=("listen_seconds", "sum"),
+        n=("finish", "size"),
+        sessions=("session_id", "nunique"),
+    )
+    f, n_imp = per_user["finish"].to_numpy(float), per_user["n"].to_numpy(float)
+    s = per_user["sessions"].to_numpy(float)
+    return {
+        "finish_round": _ratio_ci(f, n_imp, z),
+        "finish_session": _ratio_ci(f, s, z),
+        "listen_seconds_session": _ratio_ci(per_user["listen"].to_numpy(float), s, z),
+    }
+
+
+def _cohort_columns(
+    log: pd.DataFrame, users: pd.DataFrame, events: pd.DataFrame, config: Config
+) -> pd.DataFrame:
+    exp = config.experiment
+    reg = users.set_index("user_id")["registration_day"]
+    new_after = exp.pre_days - config.world.users.new_user_days
+    log = log.copy()
+    log["user_state"] = np.where(log["user_id"].map(reg).to_numpy() >= new_after, "new", "old")
+    pre = events[events["day"] < exp.pre_days]["item_id"].value_counts()
+    head = set(pre.index[: max(1, int(np.ceil(HEAD_SHARE * len(pre))))])
+    log["item_group"] = np.where(log["item_id"].isin(head), "head", "tail")
+    return log
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    n_bootstrap_samples: int = 200,
+    rng: int | None = 0,
+) -> OPERun:
+    """Estimate the treatment's value from the control arm's log of a finished run.
+
+    Writes ``ope/ope.md`` and ``ope/ope.json`` into the run directory; :func:`analyse_run`
+    puts them into the report and ``summary.json``.
+    """
+    root = Path(run_dir)
+    config = load_config(root / "config.toml")
+    layout = RunLayout(root)
+    exp = config.experiment
+    if not layout.done("ab").is_file():
+        raise SimulationError(f"run {root} has not finished its A/B part; run `adasim run` first")
+    world = build_world(config)
+    events = load_events(root / "events")
+    users = pd.read_parquet(root / "users.parquet")
+    in_exp = events["day"] >= exp.pre_days
+    log = events[in_exp & (events["arm"] == exp.control)].reset_index(drop=True)
+    log = _cohort_columns(log, users, events, config)
+    dist = treatment_distribution(config, layout, world, log)
+    results = evaluate_logs(
+        log,
+        dist,
+        rewards=("finish",),
+        session_rewards=("finish", "listen_seconds"),
+        cohorts=("user_state", "item_group"),
+        alpha=exp.alpha,
+        n_bootstrap_samples=n_bootstrap_samples,
+        rng=rng,
+    )
+    from scipy import stats
+
+    z = float(stats.norm.ppf(1 - exp.alpha / 2))
+    truth = true_finish_rate(world, log, dist)
+    logged_truth = log["true_finish_prob"].to_numpy()
+    online_t = _online(events[in_exp], exp.treatment, z)
+    online_c = _online(events[in_exp], exp.control, z)
+    refs = [
+        ReferenceValue(
+            "finish", "round", "all", "value", float(truth.mean()), *online_t["finish_round"]
+        ),
+        ReferenceValue(
+            "finish",
+            "round",
+            "all",
+            "effect",
+            float(truth.mean() - logged_truth.mean()),
+            online_t["finish_round"][0] - online_c["finish_round"][0],
+        ),
+        ReferenceValue(
+            "finish", "session", "all", "value", float("nan"), *online_t["finish_session"]
+        ),
+        ReferenceValue(
+            "listen_seconds",
+            "session",
+            "all",
+            "value",
+            float("nan"),
+            *online_t["listen_seconds_session"],
+        ),
+    ]
+    for col in ("user_state", "item_group"):
+        for value in sorted(log[col].unique()):
+            sel = (log[col] == value).to_numpy()
+            refs.append(
+                ReferenceValue(
+                    "finish", "round", f"{col}={value}", "value", float(truth[sel].mean())
+                )
+            )
+            refs.append(
+                ReferenceValue(
+                    "finish",
+                    "round",
+                    f"{col}={value}",
+                    "effect",
+                    float(truth[sel].mean() - logged_truth[sel].mean()),
+                )
+            )
+    comparison = compare_with_references(results, refs)
+    out = root / "ope"
+    out.mkdir(exist_ok=True)
+    md = out / "ope.md"
+    md.write_text(_markdown(results, comparison, len(log), exp.treatment, exp.control))
+    js = out / "ope.json"
+    payload: dict[str, Any] = {
+        "n_rounds": len(log),
+        "estimates": results.to_dicts(),
+        "comparison": comparison.to_dicts(),
+    }
+    js.write_text(json.dumps(payload, indent=2, default=float))
+    return OPERun(results, comparison, md, js)
+
+
+def _markdown(results: OPEResults, comparison: OPEComparisonTable, n: int, t: str, c: str) -> str:
+    return (
+        "\n\n".join(
+            [
+                f"# Off-policy evaluation: {t} estimated from {c}'s log",
+                f"{n:,} logged impressions of the control arm during the experiment. The "
+                f"evaluation policy is the {t} agent as it stood at the start of each day.",
+                "## Estimates against the truth and the online A/B values",
+                str(comparison),
+                "## Every estimate",
+                str(results),
+            ]
+        )
+        + "\n"
+    )
+
+
+__all__ = ["HEAD_SHARE", "OPERun", "evaluate_run", "treatment_distribution", "true_finish_rate"]
