@@ -77,12 +77,20 @@ def run_reference(users: int, ref_users: int, days: int, out: dict[str, Any]) ->
 
     cfg = _config(users)
     world = World.build(cfg.world, days, cfg.seed)
-    w, u, b, s, r = cfg.world, cfg.world.users, cfg.world.behavior, cfg.world.sessions, cfg.world.retention
+    w, u, b, s, r = (
+        cfg.world,
+        cfg.world.users,
+        cfg.world.behavior,
+        cfg.world.sessions,
+        cfg.world.retention,
+    )
     rng = np.random.default_rng(1)
     scale = b.taste_scale / math.sqrt(w.dim)
     taste, latent, appeal = world.users.taste, world.items.latent, world.items.appeal
     seconds_of = world.items.seconds
-    log: dict[str, list[Any]] = {k: [] for k in ("minute", "user", "item", "listen", "finish", "noise")}
+    log: dict[str, list[Any]] = {
+        k: [] for k in ("minute", "user", "item", "listen", "finish", "noise")
+    }
     sat = [r.initial_satisfaction] * ref_users
     env = simpy.Environment()
 
@@ -101,14 +109,24 @@ def run_reference(users: int, ref_users: int, days: int, out: dict[str, Any]) ->
             p = sig(b.finish_slope * a + b.finish_bias)
             noise = rng.random() < b.noise_skip_rate
             finish = (not noise) and rng.random() < p
-            frac = 1.0 if finish else (b.noise_listen_fraction if noise else b.max_skip_fraction * sig(a)) * rng.random()
+            frac = (
+                1.0
+                if finish
+                else (b.noise_listen_fraction if noise else b.max_skip_fraction * sig(a))
+                * rng.random()
+            )
             listen = float(seconds_of[item]) * frac
+            like = comment = dislike = False
             if finish:
-                rng.random() < sig(b.like_slope * a + b.like_bias)
-                rng.random() < sig(b.comment_slope * a + b.comment_bias)
+                like = rng.random() < sig(b.like_slope * a + b.like_bias)
+                comment = rng.random() < sig(b.comment_slope * a + b.comment_bias)
             elif not noise:
-                rng.random() < sig(-b.dislike_slope * a + b.dislike_bias)
-            for key, value in zip(log, (int(env.now), user, item, listen, finish, noise), strict=True):
+                dislike = rng.random() < sig(-b.dislike_slope * a + b.dislike_bias)
+            for key, value in zip(
+                log,
+                (int(env.now), user, item, listen, finish, noise, like, comment, dislike),
+                strict=True,
+            ):
                 log[key].append(value)
             steps += 1
             finishes += finish
@@ -120,7 +138,9 @@ def run_reference(users: int, ref_users: int, days: int, out: dict[str, Any]) ->
             yield env.timeout(listen / 60.0)
             if patience <= 0 or rng.random() < s.quit_hazard or steps >= s.max_steps:
                 break
-        sat[user] = (1 - r.satisfaction_smoothing) * sat[user] + r.satisfaction_smoothing * finishes / steps
+        sat[user] = (1 - r.satisfaction_smoothing) * sat[
+            user
+        ] + r.satisfaction_smoothing * finishes / steps
 
     def user_process(user: int) -> Any:
         reg = int(world.users.registration_minute[user])
@@ -130,7 +150,11 @@ def run_reference(users: int, ref_users: int, days: int, out: dict[str, Any]) ->
                 yield env.timeout(day_start + 1440 - env.now)
                 continue
             z = float(world.users.activity[user])
-            p = sig(u.return_logit_mean + u.return_logit_activity * z + r.satisfaction_beta * (sat[user] - r.initial_satisfaction))
+            p = sig(
+                u.return_logit_mean
+                + u.return_logit_activity * z
+                + r.satisfaction_beta * (sat[user] - r.initial_satisfaction)
+            )
             if reg < day_start and rng.random() >= p:
                 yield env.timeout(day_start + 1440 - env.now)
                 continue
@@ -178,12 +202,17 @@ def main() -> None:
     result = {
         "adasim": {"users": args.users, "days": args.days, **fast, "impressions_per_s": fast_rate},
         "reference": {
-            "users": args.ref_users, "days": args.ref_days, **ref, "impressions_per_s": ref_rate,
+            "users": args.ref_users,
+            "days": args.ref_days,
+            **ref,
+            "impressions_per_s": ref_rate,
         },
         "speedup": fast_rate / ref_rate,
         "target_speedup": 30.0,
     }
-    print(f"{'':<12}{'users':>10}{'days':>6}{'impressions':>14}{'seconds':>10}{'impr/s':>12}{'peak RSS MB':>13}")
+    print(
+        f"{'':<12}{'users':>10}{'days':>6}{'impressions':>14}{'seconds':>10}{'impr/s':>12}{'peak RSS MB':>13}"
+    )
     for name in ("adasim", "reference"):
         row = result[name]
         print(

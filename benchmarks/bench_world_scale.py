@@ -46,7 +46,9 @@ def run(users: int, days: int, out: dict[str, Any]) -> None:
     from simulator.policies import RandomPolicy
     from simulator.world import World
 
-    cfg = load_config(ROOT / "configs" / "default.toml", [*_overrides(users), f"simulate.days={days}"])
+    cfg = load_config(
+        ROOT / "configs" / "default.toml", [*_overrides(users), f"simulate.days={days}"]
+    )
     tmp = Path(tempfile.mkdtemp(prefix="adasim-scale-"))
     try:
         t0 = time.perf_counter()
@@ -90,14 +92,19 @@ def main() -> None:
     parser.add_argument("--days", type=int, nargs="+", default=[3, 7])
     args = parser.parse_args()
     rows = {}
-    print(f"{'days':>5}{'users (end)':>13}{'impressions':>14}{'run s':>9}{'total s':>9}"
-          f"{'impr/s':>11}{'log MB':>9}{'peak RSS MB':>13}")
+    print(
+        f"{'days':>5}{'users (end)':>13}{'impressions':>14}{'run s':>9}{'total s':>9}"
+        f"{'impr/s':>11}{'log MB':>9}{'peak RSS MB':>13}"
+    )
     for days in args.days:
         r = _child(args.users, days)
         rows[str(days)] = r
-        print(f"{days:>5}{r['users_total']:>13,}{r['impressions']:>14,}{r['run_seconds']:>9.0f}"
-              f"{r['total_seconds']:>9.0f}{r['impressions'] / r['run_seconds']:>11,.0f}"
-              f"{r['log_mb']:>9.0f}{r['peak_rss_mb']:>13.0f}", flush=True)
+        print(
+            f"{days:>5}{r['users_total']:>13,}{r['impressions']:>14,}{r['run_seconds']:>9.0f}"
+            f"{r['total_seconds']:>9.0f}{r['impressions'] / r['run_seconds']:>11,.0f}"
+            f"{r['log_mb']:>9.0f}{r['peak_rss_mb']:>13.0f}",
+            flush=True,
+        )
     result = {"users": args.users, "runs": rows}
     out = ROOT / "benchmarks" / "results" / "bench_world_scale.json"
     out.parent.mkdir(parents=True, exist_ok=True)

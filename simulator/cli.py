@@ -27,6 +27,19 @@ COMMANDS: list[ModuleType] = [
 """Command modules, in the order ``adasim --help`` lists them."""
 
 
+def _expected_errors() -> tuple[type[Exception], ...]:
+    """The packages' root exceptions: bad input, reported in one line without a traceback.
+
+    adaf2m2's root is looked up only if that package was imported (it imports torch).
+    """
+    from analysis.errors import AnalysisError
+
+    roots: list[type[Exception]] = [AdasimError, AnalysisError]
+    if "adaf2m2.errors" in sys.modules:
+        roots.append(sys.modules["adaf2m2.errors"].FrameworkError)
+    return tuple(roots)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered subcommand."""
     parser = argparse.ArgumentParser(
@@ -46,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status: int = args._run(args)
-    except AdasimError as err:
+    except Exception as err:
+        if not isinstance(err, _expected_errors()):
+            raise
         print(f"adasim {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

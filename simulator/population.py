@@ -117,10 +117,12 @@ def _arrival_minutes(
     counts = rng.poisson(per_day, size=n_days) if n_days > 0 else np.zeros(0, np.int64)
     new_day = np.repeat(np.arange(n_days, dtype=np.int64), counts)
     days = np.concatenate([before_day, new_day]).astype(np.int64)
-    if at_day_start:
-        offsets = np.zeros_like(days)
-    else:
-        offsets = rng.integers(0, MINUTES_PER_DAY, size=days.shape[0])
+    offsets = np.asarray(
+        np.zeros_like(days)
+        if at_day_start
+        else rng.integers(0, MINUTES_PER_DAY, size=days.shape[0], dtype=np.int64),
+        dtype=np.int64,
+    )
     return np.sort(days * MINUTES_PER_DAY + offsets, kind="stable")
 
 
@@ -137,7 +139,7 @@ def draw_users(cfg: WorldConfig, n_days: int, rng: np.random.Generator) -> UserT
     taste = np.sqrt(1.0 - s) * _meta_latent(rng, meta, cards, cfg.dim) + np.sqrt(
         s
     ) * rng.standard_normal((n, cfg.dim))
-    activity = rng.standard_normal(n)
+    activity = np.asarray(rng.standard_normal(n), dtype=np.float64)
     patience = ucfg.patience_mean * np.exp(
         ucfg.patience_activity * activity + ucfg.patience_sigma * rng.standard_normal(n)
     )
@@ -159,7 +161,7 @@ def draw_items(cfg: WorldConfig, n_days: int, rng: np.random.Generator) -> ItemT
     n = minutes.shape[0]
     # Zipf law over artists: a few prolific artists, a long tail of one-song artists.
     weights = (np.arange(1, icfg.n_artists + 1, dtype=np.float64)) ** -icfg.artist_zipf
-    artist = rng.choice(icfg.n_artists, size=n, p=weights / weights.sum()).astype(np.int64)
+    artist = np.asarray(rng.choice(icfg.n_artists, size=n, p=weights / weights.sum()), np.int64)
     # An artist mostly sings in one genre and one language.
     artist_genre = _categorical(rng, icfg.n_genres, icfg.n_artists)
     artist_language = _categorical(rng, icfg.n_languages, icfg.n_artists)
@@ -183,7 +185,7 @@ def draw_items(cfg: WorldConfig, n_days: int, rng: np.random.Generator) -> ItemT
         icfg.min_seconds,
         icfg.max_seconds,
     )
-    appeal = icfg.appeal_scale * (rng.standard_exponential(n) - 1.0)
+    appeal = np.asarray(icfg.appeal_scale * (rng.standard_exponential(n) - 1.0), np.float64)
     return ItemTable(
         release_minute=minutes,
         meta=meta,

@@ -22,19 +22,43 @@ INVALID: list[tuple[str, str]] = [
     ("[world]\nn_users = true", r"world\.n_users == True, must be of type int, got bool"),
     ("[world]\nn_users = 1.5", r"world\.n_users == 1\.5, must be of type int"),
     ("[world]\nn_user = 10", r"world\.n_user is an unknown key"),
-    ("[world.behavior]\nnoise_skip_rate = 1.5", r"world\.behavior\.noise_skip_rate == 1\.5, must be in \[0, 1\)"),
+    (
+        "[world.behavior]\nnoise_skip_rate = 1.5",
+        r"world\.behavior\.noise_skip_rate == 1\.5, must be in \[0, 1\)",
+    ),
     ("[world.behavior]\nnoise_skip_rate = -0.1", r"world\.behavior\.noise_skip_rate == -0\.1"),
-    ("[world.behavior]\nmax_skip_fraction = 2.0", r"world\.behavior\.max_skip_fraction == 2\.0, must be in \[0, 1\]"),
-    ("[world.users]\ntaste_idiosyncratic_share = 1.2", r"world\.users\.taste_idiosyncratic_share == 1\.2"),
+    (
+        "[world.behavior]\nmax_skip_fraction = 2.0",
+        r"world\.behavior\.max_skip_fraction == 2\.0, must be in \[0, 1\]",
+    ),
+    (
+        "[world.users]\ntaste_idiosyncratic_share = 1.2",
+        r"world\.users\.taste_idiosyncratic_share == 1\.2",
+    ),
     ("[world.users]\nn_regions = 0", r"world\.users\.n_regions == 0, must be >= 1"),
-    ("[world.users]\nactivity_sigma = \"big\"", r"world\.users\.activity_sigma == 'big', must be of type float"),
-    ("[world.items]\nshare_meta = 0.7\nshare_artist = 0.5", r"world\.items\.share_artist == 0\.5, share_meta \+ share_artist must be <= 1"),
-    ("[world.items]\nmin_seconds = 700.0", r"world\.items\.min_seconds == 700\.0, must be <= max_seconds"),
+    (
+        '[world.users]\nactivity_sigma = "big"',
+        r"world\.users\.activity_sigma == 'big', must be of type float",
+    ),
+    (
+        "[world.items]\nshare_meta = 0.7\nshare_artist = 0.5",
+        r"world\.items\.share_artist == 0\.5, share_meta \+ share_artist must be <= 1",
+    ),
+    (
+        "[world.items]\nmin_seconds = 700.0",
+        r"world\.items\.min_seconds == 700\.0, must be <= max_seconds",
+    ),
     ("[world.sessions]\nquit_hazard = 1.01", r"world\.sessions\.quit_hazard == 1\.01"),
     ("[world.sessions]\nmax_steps = 0", r"world\.sessions\.max_steps == 0, must be >= 1"),
-    ("[world.retention]\nsatisfaction_smoothing = 3", r"world\.retention\.satisfaction_smoothing == 3\.0"),
+    (
+        "[world.retention]\nsatisfaction_smoothing = 3",
+        r"world\.retention\.satisfaction_smoothing == 3\.0",
+    ),
     ("[engine]\nbucket_minutes = 7", r"engine\.bucket_minutes == 7, must be >= 1 and divide 1440"),
-    ("[simulate]\npolicy = \"greedy\"", r"simulate\.policy == 'greedy', must be one of 'random', 'popular', 'oracle'"),
+    (
+        '[simulate]\npolicy = "greedy"',
+        r"simulate\.policy == 'greedy', must be one of 'random', 'popular', 'oracle'",
+    ),
     ("[simulate]\ndays = 0", r"simulate\.days == 0, must be >= 1"),
     ("world = 3", r"world == 3, must be a table"),
     ("[unknown]\nx = 1", r"unknown is an unknown key"),
@@ -52,7 +76,7 @@ def test_invalid_config_names_the_key(tmp_path: Path, body: str, message: str) -
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('seed = 1\n', r"^name is missing, it is required"),
+        ("seed = 1\n", r"^name is missing, it is required"),
         ('name = "t"\n', r"^seed is missing"),
         ('name = "a/b"\nseed = 1\n', r"^name == 'a/b'"),
         ('name = "t"\nseed = -1\n', r"^seed == -1, must be in \[0, 2\*\*63\)"),
@@ -85,7 +109,7 @@ def test_overrides_apply_before_validation(tmp_path: Path) -> None:
     assert cfg.world.behavior.noise_skip_rate == 0.2
     with pytest.raises(ConfigError, match=r"world\.n_users == -1, must be > 0"):
         load_config(path, ["world.n_users=-1"])
-    with pytest.raises(ConfigError, match="must look like section.key=value"):
+    with pytest.raises(ConfigError, match=r"must look like section\.key=value"):
         load_config(path, ["world.n_users"])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from scipy import stats
@@ -31,7 +32,11 @@ def _run(tmp: Path, seed: int, days: int = 2, policy: str = "random") -> Path:
 
 
 def _bytes(directory: Path) -> dict[str, bytes]:
-    files = sorted(directory.glob("events/*.parquet")) + [directory / "users.parquet", directory / "items.parquet"]
+    files = [
+        *sorted(directory.glob("events/*.parquet")),
+        directory / "users.parquet",
+        directory / "items.parquet",
+    ]
     return {f.name: f.read_bytes() for f in files}
 
 
@@ -47,10 +52,21 @@ def test_same_seed_gives_byte_identical_files_other_seed_differs(tmp_path: Path)
     assert users[: len(USER_COLUMNS)] == list(USER_COLUMNS)
     assert users[len(USER_COLUMNS) :] == ["age_band", "gender", "region", "device"]
     items = pq.read_schema(tmp_path / "a" / "items.parquet").names
-    assert items == ["item_id", "release_day", "item_seconds", "artist_id", "genre", "mood", "scene", "language"]
+    assert items == [
+        "item_id",
+        "release_day",
+        "item_seconds",
+        "artist_id",
+        "genre",
+        "mood",
+        "scene",
+        "language",
+    ]
 
 
-def _events(world: World, policy: object, engine_cfg: EngineConfig, tmp: Path, days: int) -> object:
+def _events(
+    world: World, policy: object, engine_cfg: EngineConfig, tmp: Path, days: int
+) -> pd.DataFrame:
     log = EventLog(tmp, ["a"], chunk_rows=engine_cfg.chunk_rows)
     e = Engine(world, {"a": policy}, config=engine_cfg, log=log, rng=1)  # type: ignore[dict-item]
     e.run(days)
@@ -62,20 +78,37 @@ def test_bucket_size_does_not_change_results(tmp_path: Path) -> None:
     # A deterministic stateless policy: every difference would come from batching.
     w = World.build(SMALL, 2, 0)
     runs = [
-        _events(w, OraclePolicy(w, top_k=1), EngineConfig(progress=False, bucket_minutes=b), tmp_path / str(b), 2)
+        _events(
+            w,
+            OraclePolicy(w, top_k=1),
+            EngineConfig(progress=False, bucket_minutes=b),
+            tmp_path / str(b),
+            2,
+        )
         for b in (15, 60, 240)
     ]
     assert len(runs[0]) > 1000
     for other in runs[1:]:
-        assert runs[0].equals(other)  # type: ignore[attr-defined]
+        assert runs[0].equals(other)
 
 
 def test_chunk_size_does_not_change_the_log(tmp_path: Path) -> None:
     w = World.build(SMALL, 1, 0)
-    big = _events(w, RandomPolicy(), EngineConfig(progress=False, chunk_rows=10**6), tmp_path / "big", 1)
-    small = _events(w, RandomPolicy(), EngineConfig(progress=False, chunk_rows=97), tmp_path / "small", 1)
-    assert big.equals(small)  # type: ignore[attr-defined]
-    assert len(pq.ParquetFile(tmp_path / "small/events/part-00000.parquet").metadata.row_group(0).to_dict()["columns"]) == 17
+    big = _events(
+        w, RandomPolicy(), EngineConfig(progress=False, chunk_rows=10**6), tmp_path / "big", 1
+    )
+    small = _events(
+        w, RandomPolicy(), EngineConfig(progress=False, chunk_rows=97), tmp_path / "small", 1
+    )
+    assert big.equals(small)
+    assert (
+        len(
+            pq.ParquetFile(tmp_path / "small/events/part-00000.parquet")
+            .metadata.row_group(0)
+            .to_dict()["columns"]
+        )
+        == 17
+    )
 
 
 def test_noise_skip_share_within_exact_binomial_band(tmp_path: Path) -> None:
@@ -102,7 +135,9 @@ def test_new_users_arrive_every_day_and_are_recorded(tmp_path: Path) -> None:
     assert (np.diff(users.registration_day) >= 0).all()  # ids follow arrival order
     reg = users.set_index("user_id").registration_day
     assert (ev.day.to_numpy() >= reg.reindex(ev.user_id).to_numpy()).all()
-    expect = np.where(users.registration_day >= -load_config(QUICK).world.users.new_user_days, "new", "old")
+    expect = np.where(
+        users.registration_day >= -load_config(QUICK).world.users.new_user_days, "new", "old"
+    )
     assert (users.cohort.to_numpy() == expect).all()
 
 
@@ -153,11 +188,20 @@ def test_twin_runs_share_random_numbers() -> None:
         rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
         class Log:
+            def __init__(self, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+                self.rows = rows
+
             def append(self, cols):  # type: ignore[no-untyped-def]
                 first = cols["step"] == 0
-                rows.append((cols["session_id"][first], cols["user_id"][first], cols["true_noise_skip"][first]))
+                self.rows.append(
+                    (
+                        cols["session_id"][first],
+                        cols["user_id"][first],
+                        cols["true_noise_skip"][first],
+                    )
+                )
 
-        e = Engine(w, {"a": pol}, config=FAST, log=Log(), rng=0)  # type: ignore[arg-type]
+        e = Engine(w, {"a": pol}, config=FAST, log=Log(rows), rng=0)  # type: ignore[arg-type]
         e.run(1)
         sid, uid, noise = (np.concatenate(x) for x in zip(*rows, strict=True))
         order = np.argsort(sid)
@@ -217,4 +261,5 @@ def test_resolved_config_is_written_and_reloads(tmp_path: Path) -> None:
     cfg = load_config(QUICK, ["seed=11", "simulate.days=1"])
     simulate_world(cfg, tmp_path)
     again = load_config(tmp_path / "config.toml")
-    assert again == cfg and isinstance(again, Config)
+    assert again == cfg
+    assert isinstance(again, Config)

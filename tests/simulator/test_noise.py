@@ -14,7 +14,8 @@ def test_uniform_is_a_pure_function_of_its_keys() -> None:
     a = uniform(11, "finish", users, 3, 2, 5)
     b = uniform(11, "finish", users, 3, 2, 5)
     np.testing.assert_array_equal(a, b)
-    assert (a > 0).all() and (a < 1).all()
+    assert (a > 0).all()
+    assert (a < 1).all()
 
 
 @pytest.mark.parametrize(
@@ -40,7 +41,10 @@ def test_batch_split_and_order_do_not_change_numbers() -> None:
     steps = rng.integers(0, 50, size=5000)
     whole = uniform(5, "quit", users, 1, 0, steps)
     parts = np.concatenate(
-        [uniform(5, "quit", users[i : i + 700], 1, 0, steps[i : i + 700]) for i in range(0, 5000, 700)]
+        [
+            uniform(5, "quit", users[i : i + 700], 1, 0, steps[i : i + 700])
+            for i in range(0, 5000, 700)
+        ]
     )
     np.testing.assert_array_equal(whole, parts)
     perm = rng.permutation(5000)

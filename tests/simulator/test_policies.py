@@ -33,8 +33,10 @@ def check_recommender(make: object) -> None:
     ra = a.recommend(req, np.random.default_rng(1))
     rb = b.recommend(req, np.random.default_rng(1))
     np.testing.assert_array_equal(ra.item_ids, rb.item_ids)
-    assert ra.item_ids.dtype == np.int64 and ra.item_ids.shape == (500,)
-    assert ra.item_ids.min() >= 0 and ra.item_ids.max() < 150
+    assert ra.item_ids.dtype == np.int64
+    assert ra.item_ids.shape == (500,)
+    assert ra.item_ids.min() >= 0
+    assert ra.item_ids.max() < 150
     assert ((ra.pscore > 0) & (ra.pscore <= 1)).all()
     a.observe(_feedback(req, ra, np.ones(500, bool)))
 
@@ -69,7 +71,9 @@ def test_popular_pscore_is_the_exact_sampling_probability() -> None:
 def test_popular_signal_impressions_counts_every_impression() -> None:
     pol = PopularPolicy(power=1.0, prior=1.0, signal="impressions")
     req = _requests(3, 4)
-    pol.observe(_feedback(req, Recommendation(np.array([1, 1, 3]), np.ones(3) / 4), np.zeros(3, bool)))
+    pol.observe(
+        _feedback(req, Recommendation(np.array([1, 1, 3]), np.ones(3) / 4), np.zeros(3, bool))
+    )
     np.testing.assert_allclose(pol.probabilities(4), np.array([1, 3, 1, 2]) / 7)
 
 
@@ -85,7 +89,8 @@ def test_oracle_picks_the_true_top_items() -> None:
     np.testing.assert_allclose(k5.pscore, 0.2)
     # More items than the catalogue holds: sample among all of them.
     small = OraclePolicy(W, top_k=10).recommend(_requests(5, 3), np.random.default_rng(0))
-    assert small.item_ids.max() < 3 and np.allclose(small.pscore, 1 / 3)
+    assert small.item_ids.max() < 3
+    assert np.allclose(small.pscore, 1 / 3)
 
 
 def test_oracle_refreshes_when_the_catalogue_grows() -> None:

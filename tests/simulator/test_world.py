@@ -9,11 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.config import WorldConfig
+from simulator.config import EngineConfig, WorldConfig
 from simulator.engine import Engine
-from simulator.config import EngineConfig
 from simulator.policies import OraclePolicy, PopularPolicy, RandomPolicy
-from simulator.types import ObservableWorld
+from simulator.types import ObservableWorld, Recommender
 from simulator.world import World
 
 SMALL = WorldConfig(n_users=400, n_items=300, new_users_per_day=20.0, new_items_per_day=10.0)
@@ -21,7 +20,9 @@ WORLDS: dict[str, WorldConfig] = {
     "small": SMALL,
     "tiny_dim": WorldConfig(n_users=100, n_items=50, dim=2, new_users_per_day=0.0),
     "no_idio": WorldConfig(
-        n_users=200, n_items=100, new_items_per_day=0.0,
+        n_users=200,
+        n_items=100,
+        new_items_per_day=0.0,
         items=SMALL.items.__class__(share_meta=0.6, share_artist=0.4, n_artists=20),
     ),
 }
@@ -38,7 +39,8 @@ def check_world(make: Callable[[int], World], n_days: int) -> None:
     a, b, c = make(1), make(1), make(2)
     np.testing.assert_array_equal(a.users.taste, b.users.taste)
     np.testing.assert_array_equal(a.items.appeal, b.items.appeal)
-    assert a.noise.seed == b.noise.seed and a.noise.seed != c.noise.seed
+    assert a.noise.seed == b.noise.seed
+    assert a.noise.seed != c.noise.seed
     assert not np.array_equal(a.users.taste[:10], c.users.taste[:10])
 
     rng = np.random.default_rng(0)
@@ -66,13 +68,18 @@ def check_world(make: Callable[[int], World], n_days: int) -> None:
     public = {name for name in dir(obs) if not name.startswith("_")}
     assert not public & {"users", "items", "taste", "latent", "appeal", "affinity", "noise"}
     uf = obs.user_features(np.arange(5))
-    assert uf.shape == (5, len(obs.user_fields)) and (uf[:, 0] == np.arange(5)).all()
+    assert uf.shape == (5, len(obs.user_fields))
+    assert (uf[:, 0] == np.arange(5)).all()
     itf = obs.item_features(np.arange(5))
-    assert itf.shape == (5, len(obs.item_fields)) and (itf[:, 0] == np.arange(5)).all()
-    for fields, table in ((obs.user_fields, obs.user_features(np.arange(a.n_users_total))),
-                          (obs.item_fields, obs.item_features(np.arange(a.n_items_total)))):
+    assert itf.shape == (5, len(obs.item_fields))
+    assert (itf[:, 0] == np.arange(5)).all()
+    for fields, table in (
+        (obs.user_fields, obs.user_features(np.arange(a.n_users_total))),
+        (obs.item_fields, obs.item_features(np.arange(a.n_items_total))),
+    ):
         for j, f in enumerate(fields):
-            assert 0 <= table[:, j].min() and table[:, j].max() < f.vocab_size, f.name
+            assert table[:, j].min() >= 0, f.name
+            assert table[:, j].max() < f.vocab_size, f.name
     for minute in (-1, 0, 700, 1440 * n_days - 1):
         assert obs.n_users_at(minute) == int((a.users.registration_minute <= minute).sum())
         assert obs.n_items_at(minute) == int((a.items.release_minute <= minute).sum())
@@ -109,7 +116,8 @@ def test_daily_arrivals_follow_the_configured_rate() -> None:
 
     lo, hi = stats.poisson.ppf([0.0005, 0.9995], 2000)
     assert lo <= per_day.sum() <= hi
-    assert (days[:100] < 0).all() and (w.items.release_minute[w.items.release_day >= 0] % 1440 == 0).all()
+    assert (days[:100] < 0).all()
+    assert (w.items.release_minute[w.items.release_day >= 0] % 1440 == 0).all()
 
 
 def test_expected_response_pairwise_and_matrix_agree() -> None:
@@ -134,11 +142,19 @@ def test_world_never_emits_an_item_outside_the_catalogue(
     n_users: int, n_items: int, new_items: float, seed: int, policy: str
 ) -> None:
     cfg = WorldConfig(
-        n_users=n_users, n_items=n_items, new_users_per_day=2.0, new_items_per_day=new_items,
+        n_users=n_users,
+        n_items=n_items,
+        new_users_per_day=2.0,
+        new_items_per_day=new_items,
         dim=4,
     )
     w = World.build(cfg, 2, seed)
-    pol = {"random": RandomPolicy(), "popular": PopularPolicy(1.5), "oracle": OraclePolicy(w, 3)}[policy]
+    pols: dict[str, Recommender] = {
+        "random": RandomPolicy(),
+        "popular": PopularPolicy(1.5),
+        "oracle": OraclePolicy(w, 3),
+    }
+    pol = pols[policy]
     seen: list[tuple[int, int]] = []
 
     class Spy:
@@ -149,9 +165,12 @@ def test_world_never_emits_an_item_outside_the_catalogue(
 
         def observe(self, feedback):  # type: ignore[no-untyped-def]
             items = feedback.recommendation.item_ids
-            assert items.min() >= 0 and items.max() < w.n_items_at(feedback.requests.minute)
+            assert items.min() >= 0
+            assert items.max() < w.n_items_at(feedback.requests.minute)
             pol.observe(feedback)
 
-    Engine(w, {"a": Spy()}, config=EngineConfig(progress=False, bucket_minutes=120), rng=seed).run(2)
+    Engine(w, {"a": Spy()}, config=EngineConfig(progress=False, bucket_minutes=120), rng=seed).run(
+        2
+    )
     assert all(top < n for top, n in seen)
     assert all(n <= w.n_items_total for _, n in seen)
