@@ -1,9 +1,141 @@
 """Analysis of event logs: per-user metrics, A/B statistics, offline metrics, OPE, bias, reports.
 
 Works on any event log with the documented columns (simulated or real); imports neither
-the simulator nor the agents, and no torch.
+the simulator nor the agents, and no torch. Off-policy evaluation lives in the
+:mod:`analysis.ope` subpackage.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from analysis.abtest import ABConfig, ExperimentAnalysis, analyze_experiment, compare
+from analysis.bias import BiasResult, exposure_bias, gini, item_exposure
+from analysis.cuped import cuped_stats
+from analysis.errors import AnalysisError, InsufficientDataError, SchemaError
+from analysis.figures import (
+    check_figure_labels,
+    cumulative_lift_plot,
+    forest_plot,
+    rank_frequency_plot,
+    save_figure,
+)
+from analysis.harness import HarnessResult, PeekingResult, aa_peeking, binomial_band, rerandomise
+from analysis.lift_table import LiftCell, lift_cells, render_lift_table
+from analysis.metrics import (
+    DailyTable,
+    MetricsWindow,
+    daily_user_metrics,
+    infer_window,
+    load_events,
+    user_metrics,
+)
+from analysis.moments import Moments
+from analysis.multiple_testing import adjust_pvalues, benjamini_hochberg, holm
+from analysis.offline import (
+    CalibrationResult,
+    OfflineMetrics,
+    UAUCResult,
+    calibration,
+    log_loss,
+    rela_impr,
+    roc_auc,
+    uauc,
+)
+from analysis.power import PowerResult, mde, mde_from_pre_period, power_for_effect
+from analysis.ratio import ratio_stats
+from analysis.report import Report, ReportConfig, ReportSection, build_report, write_report
+from analysis.results import EffectResult, ResultCollection, SegmentDiffResult
+from analysis.schema import (
+    COUNT_COLUMNS,
+    DEFAULT_METRICS,
+    EVENT_COLUMNS,
+    USER_COLUMNS,
+    MetricDef,
+    metric_by_name,
+)
+from analysis.segments import segment_difference, segment_masks
+from analysis.sequential import SequentialConfig, SequentialResult, monitor, msprt
+from analysis.srm import SRMResult, srm_test
+from analysis.synthetic import SyntheticLogConfig, synthetic_log
+from analysis.ttest import WelchArrays, welch_from_stats, welch_from_values
+from analysis.twin import TrueEffect, twin_effects, twin_effects_from_runs
+
+__all__ = [
+    "COUNT_COLUMNS",
+    "DEFAULT_METRICS",
+    "EVENT_COLUMNS",
+    "USER_COLUMNS",
+    "ABConfig",
+    "AnalysisError",
+    "BiasResult",
+    "CalibrationResult",
+    "DailyTable",
+    "EffectResult",
+    "ExperimentAnalysis",
+    "HarnessResult",
+    "InsufficientDataError",
+    "LiftCell",
+    "MetricDef",
+    "MetricsWindow",
+    "Moments",
+    "OfflineMetrics",
+    "PeekingResult",
+    "PowerResult",
+    "Report",
+    "ReportConfig",
+    "ReportSection",
+    "ResultCollection",
+    "SRMResult",
+    "SchemaError",
+    "SegmentDiffResult",
+    "SequentialConfig",
+    "SequentialResult",
+    "SyntheticLogConfig",
+    "TrueEffect",
+    "UAUCResult",
+    "WelchArrays",
+    "aa_peeking",
+    "adjust_pvalues",
+    "analyze_experiment",
+    "benjamini_hochberg",
+    "binomial_band",
+    "build_report",
+    "calibration",
+    "check_figure_labels",
+    "compare",
+    "cumulative_lift_plot",
+    "cuped_stats",
+    "daily_user_metrics",
+    "exposure_bias",
+    "forest_plot",
+    "gini",
+    "holm",
+    "infer_window",
+    "item_exposure",
+    "lift_cells",
+    "load_events",
+    "log_loss",
+    "mde",
+    "mde_from_pre_period",
+    "metric_by_name",
+    "monitor",
+    "msprt",
+    "power_for_effect",
+    "rank_frequency_plot",
+    "ratio_stats",
+    "rela_impr",
+    "render_lift_table",
+    "rerandomise",
+    "roc_auc",
+    "save_figure",
+    "segment_difference",
+    "segment_masks",
+    "srm_test",
+    "synthetic_log",
+    "twin_effects",
+    "twin_effects_from_runs",
+    "uauc",
+    "user_metrics",
+    "welch_from_stats",
+    "welch_from_values",
+    "write_report",
+]
