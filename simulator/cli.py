@@ -15,6 +15,7 @@ from types import ModuleType
 
 from simulator.commands import offline, ope, report, simulate
 from simulator.commands import run as run_command
+from simulator.commands import sweep
 from simulator.errors import AdasimError
 
 COMMANDS: list[ModuleType] = [
@@ -23,6 +24,7 @@ COMMANDS: list[ModuleType] = [
     report,
     offline,
     ope,
+    sweep,
 ]
 """Command modules, in the order ``adasim --help`` lists them."""
 

@@ -1,0 +1,412 @@
+"""Many experiments: a grid of config overrides crossed with seeded replicates.
+
+A sweep is the cross product of grid axes (``--grid key=v1,v2``) and ``replicates``
+replicates. Replicate ``r`` gets the seed
+
+    seed_r = SeedSequence(config.seed).spawn(replicates)[r].generate_state(1, uint64)[0] mod 2**63
+
+and uses it in every grid cell (common random numbers: cells differ only by their grid
+values, so differences between cells are not seed noise). Each run is one
+:func:`simulator.experiment.run_experiment` plus :func:`simulator.run_analysis.analyse_run`
+in ``<sweep>/runs/<run_id>/``; when it ends (finished or failed) it writes its result rows
+atomically to ``<sweep>/results/<run_id>.json``. A sweep started again skips every run
+that has a result file, so an interrupted sweep reruns only what is missing. A run that
+raises (an invalid grid value is a :class:`~simulator.errors.ConfigError`) is recorded
+with status ``"failed"`` and its message; the others go on.
+
+The table has one row per run and (metric, segment) of the paper's lift table, in plan
+order, and holds no wall times, so the same sweep gives the identical table on every
+backend (:mod:`simulator.sweep_backends`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.config import Config, write_config
+from simulator.errors import AdasimError, ConfigError
+
+RESULT_COLUMNS: tuple[str, ...] = (
+    "metric",
+    "segment",
+    "control",
+    "treatment",
+    "effect_size",
+    "effect_size_ci_lower",
+    "effect_size_ci_upper",
+    "rel_effect_size",
+    "rel_effect_size_ci_lower",
+    "rel_effect_size_ci_upper",
+    "pvalue",
+    "pvalue_adjusted",
+    "significant",
+    "true_rel_effect_size",
+    "covered",
+    "n_control",
+    "n_treatment",
+)
+"""Per-(metric, segment) columns of the sweep table, after the run's identity columns."""
+
+
+class SweepError(AdasimError, ValueError):
+    """A sweep's specification breaks a rule (bad ``--grid``, replicates, output dir)."""
+
+
+@dataclass(frozen=True)
+class GridAxis:
+    """One grid axis: a dotted config key and the values it takes.
+
+    Attributes:
+        key: Dotted config path, e.g. ``world.behavior.noise_skip_rate``.
+        raw: The values as written (``"0.1"``), used verbatim as ``key=raw`` overrides.
+        values: The values parsed as TOML literals (what the table stores).
+    """
+
+    key: str
+    raw: tuple[str, ...]
+    values: tuple[Any, ...]
+
+
+def parse_grid(text: str) -> GridAxis:
+    """Parse ``"key=v1,v2,..."`` into a :class:`GridAxis`.
+
+    Values are TOML literals (``0.1``, ``3``, ``true``, ``"x"``) or bare strings. An axis
+    whose values mix ints and floats is stored as floats; other mixtures as strings, so
+    every table column has one type.
+
+    >>> parse_grid("arms.treatment.k=1,2,3").values
+    (1, 2, 3)
+    """
+    key, sep, rest = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not p for p in key.split(".")):
+        raise SweepError(f"--grid {text!r}, must look like section.key=v1,v2,...")
+    raw = tuple(v.strip() for v in rest.split(","))
+    if not rest.strip() or any(not v for v in raw):
+        raise SweepError(f"--grid {text!r}, must list at least one value, none empty")
+    if len(set(raw)) != len(raw):
+        raise SweepError(f"--grid {text!r}, must not repeat a value")
+    values: list[Any] = []
+    for v in raw:
+        try:
+            values.append(tomllib.loads(f"v = {v}")["v"])
+        except tomllib.TOMLDecodeError:
+            values.append(v)
+    kinds = {type(v) for v in values}
+    if kinds <= {int, float} and float in kinds:
+        values = [float(v) for v in values]
+    elif len(kinds) > 1 or not kinds <= {int, float, bool, str}:
+        values = list(raw)
+    return GridAxis(key, raw, tuple(values))
+
+
+def replicate_seeds(root_seed: int, replicates: int) -> tuple[int, ...]:
+    """Independent integer seeds for ``replicates`` replicates, spawned from ``root_seed``.
+
+    Child ``r`` of ``SeedSequence.spawn`` depends on ``r`` only, so adding replicates to a
+    sweep keeps the seeds of the ones it had:
+
+    >>> replicate_seeds(1, 2) == replicate_seeds(1, 3)[:2]
+    True
+    """
+    if replicates < 1:
+        raise SweepError(f"replicates == {replicates}, must be >= 1")
+    children = np.random.SeedSequence(root_seed).spawn(replicates)
+    return tuple(int(c.generate_state(1, np.uint64)[0]) % 2**63 for c in children)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep.
+
+    Attributes:
+        index: Position in the plan (the table's row order).
+        run_id: Deterministic name from the grid values and the replicate.
+        cell: ``(key, value)`` per grid axis.
+        replicate: Replicate number ``0 .. replicates - 1``.
+        seed: The run's root seed.
+        overrides: ``key=value`` overrides applied to the base config.
+    """
+
+    index: int
+    run_id: str
+    cell: tuple[tuple[str, Any], ...]
+    replicate: int
+    seed: int
+    overrides: tuple[str, ...]
+
+
+def plan_runs(config: Config, grid: Sequence[GridAxis], replicates: int) -> tuple[RunSpec, ...]:
+    """The runs of a sweep: every grid cell (row-major) times every replicate.
+
+    Each run also gets ``experiment.workers=1`` (a sweep parallelises across runs) and
+    ``engine.progress=false``.
+    """
+    keys = [a.key for a in grid]
+    if len(set(keys)) != len(keys):
+        raise SweepError(f"--grid keys {keys}, must not repeat a key")
+    seeds = replicate_seeds(config.seed, replicates)
+    width = len(str(replicates - 1))
+    runs: list[RunSpec] = []
+    for combo in product(*[range(len(a.values)) for a in grid]):
+        cell = tuple((a.key, a.values[i]) for a, i in zip(grid, combo, strict=True))
+        grid_over = tuple(f"{a.key}={a.raw[i]}" for a, i in zip(grid, combo, strict=True))
+        for r, seed in enumerate(seeds):
+            name = "__".join([*(_UNSAFE.sub("_", o) for o in grid_over), f"r{r:0{width}d}"])
+            overrides = (
+                *grid_over,
+                f"seed={seed}",
+                "experiment.workers=1",
+                "engine.progress=false",
+            )
+            runs.append(RunSpec(len(runs), name, cell, r, seed, overrides))
+    return tuple(runs)
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """What a backend ships to a worker: the base config, one run and where to write."""
+
+    config: Config
+    run: RunSpec
+    sweep_dir: Path
+    prune: bool = False
+
+
+def result_path(sweep_dir: Path, run_id: str) -> Path:
+    """Where run ``run_id`` writes its result rows."""
+    return sweep_dir / "results" / f"{run_id}.json"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)  # readers see the old file or the whole new one, never half
+
+
+def rows_from_summary(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per lift-table cell, joined with that cell's full A/B effect."""
+    effects = {(e["metric"], e["segment"]): e for e in summary.get("effects", [])}
+    rows = []
+    for cell in summary["lift_table"]:
+        eff = effects.get((cell["metric"], cell["segment"]), {})
+        row = {c: eff.get(c) for c in RESULT_COLUMNS}
+        row.update({k: cell[k] for k in cell})
+        true = row.get("true_rel_effect_size")
+        if true is None or (isinstance(true, float) and np.isnan(true)):
+            row["covered"] = None
+        else:
+            lo, hi = row["rel_effect_size_ci_lower"], row["rel_effect_size_ci_upper"]
+            row["covered"] = bool(lo <= true <= hi)
+        row["significant"] = bool(row["significant"])
+        rows.append({c: row.get(c) for c in RESULT_COLUMNS})
+    return rows
+
+
+def failure_result(run: RunSpec, err: BaseException) -> dict[str, Any]:
+    """The result record of a run that raised ``err``."""
+    message = f"{type(err).__name__}: {err}"
+    return {"run_id": run.run_id, "status": "failed", "error": message, "rows": []}
+
+
+def execute_run(job: RunJob) -> dict[str, Any]:
+    """Run one experiment and its analysis; write and return its result record.
+
+    Never raises for a failing run: the error is recorded (status ``"failed"``), so one
+    bad grid value does not stop the sweep. Module-level so every backend can pickle it.
+    """
+    import torch
+
+    torch.set_num_threads(1)  # one core per run: the sweep parallelises across runs
+    run = job.run
+    try:
+        from simulator.experiment import run_experiment
+        from simulator.registry import build_agent
+        from simulator.run_analysis import analyse_run
+
+        config = job.config.with_overrides(run.overrides)
+        run_dir = job.sweep_dir / "runs" / run.run_id
+        layout = run_experiment(config, run_dir, build_agent, progress=False)
+        analysis = analyse_run(config, layout.root)
+        summary = json.loads(analysis.summary.read_text())
+        record = {
+            "run_id": run.run_id,
+            "status": "ok",
+            "error": "",
+            "rows": rows_from_summary(summary),
+        }
+        if job.prune:
+            for sub in ("events", "checkpoints", "twin", ".staging"):
+                shutil.rmtree(layout.root / sub, ignore_errors=True)
+    except Exception as err:  # a failed run is a result, not a crash
+        record = failure_result(run, err)
+    atomic_write(result_path(job.sweep_dir, run.run_id), json.dumps(record, sort_keys=True))
+    return record
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A whole sweep: base config, grid, replicates, and its plan.
+
+    Attributes:
+        config: The base config (its ``seed`` is the sweep's root seed).
+        grid: The grid axes.
+        replicates: Replicates per grid cell.
+        runs: The plan (:func:`plan_runs`).
+    """
+
+    config: Config
+    grid: tuple[GridAxis, ...]
+    replicates: int
+    runs: tuple[RunSpec, ...] = field(default=())
+
+    @classmethod
+    def build(cls, config: Config, grid: Sequence[str | GridAxis], replicates: int) -> SweepSpec:
+        """Parse the grid, validate the arms and plan the runs."""
+        if not config.arms:
+            raise ConfigError("config has no [arms]; a sweep runs experiments")
+        axes = tuple(g if isinstance(g, GridAxis) else parse_grid(g) for g in grid)
+        return cls(config, axes, replicates, plan_runs(config, axes, replicates))
+
+    def manifest(self) -> dict[str, Any]:
+        """What identifies the sweep on disk (checked when a sweep resumes)."""
+        return {
+            "name": self.config.name,
+            "root_seed": self.config.seed,
+            "replicates": self.replicates,
+            "grid": [{"key": a.key, "values": list(a.raw)} for a in self.grid],
+            "runs": [{"run_id": r.run_id, "seed": r.seed} for r in self.runs],
+            "base_config": self.config.to_toml(),
+        }
+
+
+def prepare_dir(spec: SweepSpec, sweep_dir: Path) -> None:
+    """Create the sweep directory, or check that it holds this very sweep (resume)."""
+    manifest = spec.manifest()
+    path = sweep_dir / "sweep.json"
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old != manifest:
+            raise SweepError(
+                f"--out {str(sweep_dir)!r} holds a different sweep (config, grid, seed or "
+                "replicates changed); use a new directory or delete it"
+            )
+        return
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    write_config(spec.config, sweep_dir / "base_config.toml")
+    atomic_write(path, json.dumps(manifest, indent=2))
+
+
+def pending_runs(
+    spec: SweepSpec, sweep_dir: Path, retry_failed: bool = False
+) -> tuple[RunSpec, ...]:
+    """Runs to execute: no result file, a crashed worker, or failed with ``retry_failed``."""
+    out = []
+    for run in spec.runs:
+        path = result_path(sweep_dir, run.run_id)
+        if not path.is_file():
+            out.append(run)
+            continue
+        status = json.loads(path.read_text())["status"]
+        if status == "crashed" or (retry_failed and status == "failed"):
+            out.append(run)
+    return tuple(out)
+
+
+def collect_table(spec: SweepSpec, sweep_dir: Path) -> pd.DataFrame:
+    """The sweep table from the result files, in plan order (one row per run x cell).
+
+    A run without a result file yet appears once with status ``"missing"``; a failed run
+    once with status ``"failed"`` and its error.
+    """
+    keys = [a.key for a in spec.grid]
+    rows: list[dict[str, Any]] = []
+    for run in spec.runs:
+        base: dict[str, Any] = {"run_id": run.run_id, **dict(run.cell)}
+        base.update(replicate=run.replicate, seed=run.seed)
+        path = result_path(sweep_dir, run.run_id)
+        record: dict[str, Any] = {"status": "missing", "error": "", "rows": []}
+        if path.is_file():
+            record = json.loads(path.read_text())
+        status, error = record["status"], record["error"]
+        cells = record["rows"] or [dict.fromkeys(RESULT_COLUMNS)]
+        for cell in cells:
+            rows.append({**base, **cell, "status": status, "error": error})
+    columns = ["run_id", *keys, "replicate", "seed", *RESULT_COLUMNS, "status", "error"]
+    table = pd.DataFrame(rows, columns=columns)
+    for c in ("significant", "covered"):
+        table[c] = table[c].astype("boolean")
+    for c in ("n_control", "n_treatment"):
+        table[c] = table[c].astype("Int64")
+    return table
+
+
+def write_table(table: pd.DataFrame, sweep_dir: Path) -> dict[str, Path]:
+    """Write the table as Parquet, JSON (records) and markdown; returns the paths."""
+    paths = {
+        "parquet": sweep_dir / "table.parquet",
+        "json": sweep_dir / "table.json",
+        "markdown": sweep_dir / "table.md",
+    }
+    table.to_parquet(paths["parquet"], index=False)
+    atomic_write(paths["json"], table.to_json(orient="records", indent=1))
+    atomic_write(paths["markdown"], markdown_table(table))
+    return paths
+
+
+def _cell(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A pipe table of ``frame`` (floats to 4 significant digits, missing values blank)."""
+    lines = [
+        "| " + " | ".join(str(c) for c in frame.columns) + " |",
+        "|" + "|".join("---" for _ in frame.columns) + "|",
+    ]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "RESULT_COLUMNS",
+    "GridAxis",
+    "RunJob",
+    "RunSpec",
+    "SweepError",
+    "SweepSpec",
+    "atomic_write",
+    "collect_table",
+    "execute_run",
+    "failure_result",
+    "markdown_table",
+    "parse_grid",
+    "pending_runs",
+    "plan_runs",
+    "prepare_dir",
+    "replicate_seeds",
+    "result_path",
+    "rows_from_summary",
+    "write_table",
+]
