@@ -13,9 +13,8 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from simulator.commands import offline, ope, report, simulate
+from simulator.commands import offline, ope, report, simulate, sweep
 from simulator.commands import run as run_command
-from simulator.commands import sweep
 from simulator.errors import AdasimError
 
 COMMANDS: list[ModuleType] = [
