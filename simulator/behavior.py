@@ -122,9 +122,13 @@ def draw_response(
     a = np.asarray(affinity, dtype=np.float64)
     rho = cfg.noise_skip_rate
     p = sigmoid(cfg.finish_slope * a + cfg.finish_bias)
-    noise_skip = draws.uniform("noise_skip") < rho
-    finish = ~noise_skip & (draws.uniform("finish") < p)
-    u_frac = draws.uniform("listen_fraction")
+    # Four hashes give the step's seven uniforms (pairs of 32-bit halves).
+    u_noise, u_finish = draws.uniform_pair("noise_skip/finish")
+    u_frac, _ = draws.uniform_pair("listen_fraction")
+    u_like, u_comment = draws.uniform_pair("like/comment")
+    u_dislike, _ = draws.uniform_pair("dislike")
+    noise_skip = u_noise < rho
+    finish = ~noise_skip & (u_finish < p)
     fraction = np.where(
         finish,
         1.0,
@@ -134,14 +138,10 @@ def draw_response(
             cfg.max_skip_fraction * sigmoid(a) * u_frac,
         ),
     )
-    like = finish & (draws.uniform("like") < sigmoid(cfg.like_slope * a + cfg.like_bias))
-    comment = finish & (
-        draws.uniform("comment") < sigmoid(cfg.comment_slope * a + cfg.comment_bias)
-    )
+    like = finish & (u_like < sigmoid(cfg.like_slope * a + cfg.like_bias))
+    comment = finish & (u_comment < sigmoid(cfg.comment_slope * a + cfg.comment_bias))
     genuine_skip = ~finish & ~noise_skip
-    dislike = genuine_skip & (
-        draws.uniform("dislike") < sigmoid(-cfg.dislike_slope * a + cfg.dislike_bias)
-    )
+    dislike = genuine_skip & (u_dislike < sigmoid(-cfg.dislike_slope * a + cfg.dislike_bias))
     return Response(
         listen_seconds=np.asarray(seconds, dtype=np.float64) * fraction,
         finish=finish,

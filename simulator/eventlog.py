@@ -15,6 +15,7 @@ row order is the engine's (deterministic) order and no timestamp goes into the m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,11 @@ class EventLog:
         self._pending: list[dict[str, NDArray[np.generic]]] = []
         self._pending_rows = 0
         self._writer: pq.ParquetWriter | None = None
+        # One writer thread: compression and disk I/O release the GIL, so they overlap
+        # with the simulation; a single worker keeps row groups in order, and waiting for
+        # the previous write before queueing the next bounds memory to two chunks.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventlog")
+        self._inflight: Future[None] | None = None
         self._file_rows = 0
         self._n_files = 0
         self.n_rows = 0
@@ -118,21 +124,34 @@ class EventLog:
 
     def _flush(self, n_rows: int) -> None:
         cols = self._take_rows(n_rows)
+        new_file = self._writer is None or self._file_rows + n_rows > self.rows_per_file
+        if new_file:
+            self._file_rows = 0
+            path = self.events_dir / f"part-{self._n_files:05d}.parquet"
+            self._n_files += 1
+        self._file_rows += n_rows
+        self._wait()
+        if new_file:
+            self._close_writer()
+            self._writer = pq.ParquetWriter(path, EVENT_SCHEMA, **_WRITE_OPTIONS)  # type: ignore[arg-type]
+        writer = self._writer
+        assert writer is not None
+        self._inflight = self._pool.submit(self._write_chunk, writer, cols)
+
+    def _write_chunk(self, writer: pq.ParquetWriter, cols: dict[str, NDArray[np.generic]]) -> None:
+        """Convert one chunk to Arrow and write it as a row group (on the writer thread)."""
         arrays = []
         for name, dtype in EVENT_COLUMNS.items():
             if name == "arm":
                 arrays.append(pc.take(self.arm_names, pa.array(cols[name].astype(np.int32))))
             else:
                 arrays.append(pa.array(cols[name].astype(_NUMPY_TYPES[dtype], copy=False)))
-        table = pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
-        if self._writer is None or self._file_rows + n_rows > self.rows_per_file:
-            self._close_writer()
-            path = self.events_dir / f"part-{self._n_files:05d}.parquet"
-            self._writer = pq.ParquetWriter(path, EVENT_SCHEMA, **_WRITE_OPTIONS)  # type: ignore[arg-type]
-            self._n_files += 1
-            self._file_rows = 0
-        self._writer.write_table(table)
-        self._file_rows += n_rows
+        writer.write_table(pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA))
+
+    def _wait(self) -> None:
+        if self._inflight is not None:
+            self._inflight.result()  # re-raises a failed write here
+            self._inflight = None
 
     def _close_writer(self) -> None:
         if self._writer is not None:
@@ -149,6 +168,8 @@ class EventLog:
         if self.closed:
             return
         self.flush()
+        self._wait()
+        self._pool.shutdown(wait=True)
         if self._n_files == 0:
             pq.write_table(
                 EVENT_SCHEMA.empty_table(),

@@ -37,6 +37,9 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _TWO_M53 = 2.0**-53
+_S32 = np.uint64(32)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_TWO_M32 = 2.0**-32
 
 
 @lru_cache(maxsize=256)
@@ -125,9 +128,24 @@ class KeyedDraws:
 
     def __init__(self, seed: int, *keys: ArrayLike) -> None:
         self._base = key_hash(seed, *keys)
+        self._pairs: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
 
     def uniform(self, tag: str) -> NDArray[np.float64]:
         return to_uniform(derive(self._base, tag))
+
+    def uniform_pair(self, tag: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Two independent uniforms from one hash: its high and low 32 bits.
+
+        ``U = (b + 0.5) / 2**32`` for each 32-bit half ``b``; a resolution of ``2**-32`` is
+        ample for Bernoulli draws and halves the hashing of a step.
+        """
+        pair = self._pairs.get(tag)
+        if pair is None:  # memoised: the behaviour and the session share a hash
+            h = derive(self._base, tag)
+            hi = ((h >> _S32).astype(np.float64) + 0.5) * _TWO_M32
+            lo = ((h & _LOW32).astype(np.float64) + 0.5) * _TWO_M32
+            pair = self._pairs[tag] = (hi, lo)
+        return pair
 
 
 class Noise:

@@ -89,12 +89,13 @@ def advance(
         listen_seconds: ``(S,)`` listen time of the served song.
         skip: ``(S,)`` whether it was skipped (noisy skips included: the user stopped).
         cfg: Session parameters.
-        draws: The step's keyed uniforms (``noise.draws(*sessions.keys())``); the quit draw.
+        draws: The step's keyed uniforms (``noise.draws(*sessions.keys())``); the quit draw
+            is the low half of the ``listen_fraction`` hash (the high half is the fraction).
 
     Returns:
         ``(S,)`` bool, True where the session is over after this step.
     """
-    quit_now = draws.uniform("quit") < cfg.quit_hazard
+    quit_now = draws.uniform_pair("listen_fraction")[1] < cfg.quit_hazard
     cost = cfg.skip_patience_cost + cfg.consecutive_skip_cost * sessions.consecutive_skips
     sessions.patience = np.where(
         skip, sessions.patience - cost, sessions.patience + cfg.finish_patience_gain

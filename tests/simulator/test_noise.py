@@ -75,3 +75,13 @@ def test_negative_keys_are_distinct_and_non_integer_keys_rejected() -> None:
     with pytest.raises(TypeError, match="integers"):
         uniform(1, "x", np.array([0.5]))
     assert tag_code("finish") != tag_code("finis")
+
+
+def test_uniform_pair_halves_are_uniform_and_independent() -> None:
+    n = 200_000
+    hi, lo = KeyedDraws(2, np.arange(n), 1).uniform_pair("noise_skip/finish")
+    assert stats.kstest(hi, "uniform").pvalue > 1e-3
+    assert stats.kstest(lo, "uniform").pvalue > 1e-3
+    assert abs(np.corrcoef(hi, lo)[0, 1]) < 4 / np.sqrt(n)
+    again = KeyedDraws(2, np.arange(n), 1).uniform_pair("noise_skip/finish")
+    np.testing.assert_array_equal(hi, again[0])
