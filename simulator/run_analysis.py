@@ -14,10 +14,11 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.abtest import ABConfig
+from analysis.abtest import ABConfig, analyze_experiment
 from analysis.lift_table import lift_cells, render_lift_table
-from analysis.metrics import MetricsWindow
+from analysis.metrics import MetricsWindow, load_events, user_metrics
 from analysis.report import ReportConfig, ReportSection, build_report
+from analysis.schema import REQUIRED_EVENT_COLUMNS
 from analysis.twin import twin_effects_from_runs
 from simulator.config import Config
 from simulator.experiment import RunLayout
@@ -55,6 +56,18 @@ def _training_rows(layout: RunLayout) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _ab_config(config: Config, treatment: str) -> ABConfig:
+    """Comparison options of ``treatment`` against the control arm."""
+    exp = config.experiment
+    shares = config.arms[treatment].share, config.arms[exp.control].share
+    return ABConfig(
+        control=exp.control,
+        treatment=treatment,
+        alpha=exp.alpha,
+        expected_share=shares[0] / (shares[0] + shares[1]),
+    )
 
 
 def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
@@ -110,13 +123,28 @@ def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
             )
         )
     control, treatment = exp.control, exp.treatment
-    ab = ABConfig(
-        control=control,
-        treatment=treatment,
-        alpha=exp.alpha,
-        expected_share=config.arms[treatment].share
-        / (config.arms[treatment].share + config.arms[control].share),
-    )
+    ab = _ab_config(config, treatment)
+    others = [a for a in config.arms if a not in (control, treatment)]
+    other_cells: dict[str, list[dict[str, Any]]] = {}
+    if others:
+        per_user = user_metrics(
+            load_events(layout.root / "events", columns=list(REQUIRED_EVENT_COLUMNS)),
+            pd.read_parquet(layout.root / "users.parquet"),
+            window,
+        )
+        for arm in others:
+            pair = per_user[per_user["arm"].isin([control, arm])]
+            effects = analyze_experiment(pair, config=_ab_config(config, arm)).effects
+            cells = lift_cells(effects)
+            other_cells[arm] = cells.to_dicts()
+            sections.append(
+                ReportSection(
+                    f"{arm} vs {control}",
+                    text=render_lift_table(cells, markdown=True),
+                    table=effects.to_pandas(),
+                    key=f"arm_{arm}",
+                )
+            )
     report = build_report(
         layout.root,
         config=ReportConfig(
@@ -131,6 +159,8 @@ def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
     table = render_lift_table(cells)
     summary = json.loads(report.summary.read_text())
     summary["lift_table"] = cells.to_dicts()
+    if other_cells:
+        summary["other_arms_lift_tables"] = other_cells
     summary["seed"] = config.seed
     report.summary.write_text(json.dumps(summary, indent=2, sort_keys=True))
     return RunAnalysis(table=table, report_md=report.markdown, summary=report.summary)
