@@ -34,13 +34,22 @@ days = 2
 workers = 1
 
 [arms.control]
+share = 0.4
 framework = "none"
 n_candidates = 10
 hidden_dims = [16]
 train_every_minutes = 240
 
 [arms.treatment]
+share = 0.4
 framework = "{treatment}"
+n_candidates = 10
+hidden_dims = [16]
+train_every_minutes = 240
+
+[arms.mask_only]
+share = 0.2
+framework = "mask_only"
 n_candidates = 10
 hidden_dims = [16]
 train_every_minutes = 240
@@ -79,7 +88,7 @@ def test_layout_and_logs(finished: tuple[Config, RunLayout]) -> None:
     pre = events[events["day"] < config.experiment.pre_days]
     assert set(pre["arm"]) == {"control"}
     post = events[events["day"] >= config.experiment.pre_days]
-    assert set(post["arm"]) == {"control", "treatment"}
+    assert set(post["arm"]) == {"control", "treatment", "mask_only"}
     assert ((events["pscore"] > 0) & (events["pscore"] <= 1)).all()
     users = pd.read_parquet(layout.root / "users.parquet")
     served = post.drop_duplicates("user_id").merge(users, on="user_id", suffixes=("", "_u"))
@@ -139,6 +148,8 @@ def test_resume_after_kill_gives_identical_summary(
         d.pop("source", None)
         d.pop("run_dir", None)
     assert a["lift_table"] == b["lift_table"]
+    assert a["other_arms_lift_tables"] == b["other_arms_lift_tables"]
+    assert len(a["other_arms_lift_tables"]["mask_only"]) == 18
 
 
 def test_aa_twin_is_exactly_zero(tmp_path: Path) -> None:
