@@ -1,4 +1,4 @@
-"""Read the adapter's learned weights out by user state (the paper's figure of weights).
+"""Read the adapter's learned weights out by user state, for the report's figure.
 
 The state-aware adapter should give different field weights to new and old users and to
 light and heavy users. :func:`adapter_weights_by_state` averages ``w`` per field over the
