@@ -107,3 +107,16 @@ def test_cli_rejects_unknown_model(tiny_run: Path, capsys: pytest.CaptureFixture
     args = parse(["offline", "--data", f"sim:{tiny_run}", "--models", "gbdt", "--quiet"])
     assert args.func(args) == 2
     assert "--models contains 'gbdt'" in capsys.readouterr().err
+
+
+def test_framework_rows_compare_with_the_bare_model(tiny_run: Path) -> None:
+    d = load_run(tiny_run)
+    r = run_offline(
+        d, ["fm"], frameworks=("none", "adaf2m2"), seeds=[0], model_config=SMALL,
+        train_config=TrainConfig(max_epochs=2), baselines=False, progress=False,
+    )  # fmt: skip
+    row = r.row("fm", "adaf2m2")
+    assert row.reference == "fm/none"
+    bare = r.row("fm").auc_mean
+    assert bare > 0.5
+    assert row.rela_impr == pytest.approx((row.auc_mean - 0.5) / (bare - 0.5) - 1, abs=1e-12)
