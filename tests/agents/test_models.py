@@ -139,3 +139,16 @@ def test_invalid_configs(call, pattern: str) -> None:  # type: ignore[no-untyped
 
 def test_registry_has_the_paper_models() -> None:
     assert {"fm", "youtube_dnn", "afn", "dcnv2", "eulernet"} <= set(MODELS)
+
+
+def test_youtube_dnn_towers_read_only_their_own_fields() -> None:
+    spec = tiny_spec(history_len=2)
+    model = build_model("youtube_dnn", spec, ModelConfig(embed_dim=4, hidden_dims=(8,))).eval()
+    a = model.embed(random_batch(spec, 6, seed=1))
+    b = a.clone()
+    item_pos = model.owned("item")
+    user_pos = model.owned("user")
+    assert sorted(item_pos + user_pos) == list(range(model.n_fields))
+    b[:, item_pos] = torch.randn(6, len(item_pos), 4, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(model.user_vector(a), model.user_vector(b))  # type: ignore[operator]
+    assert not torch.equal(model.item_vector(a), model.item_vector(b))  # type: ignore[operator]

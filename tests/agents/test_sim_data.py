@@ -79,3 +79,17 @@ def test_invalid_config(kwargs: dict[str, object], pattern: str) -> None:
 def test_not_a_run_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"users\.parquet does not exist"):
         load_run(tmp_path)
+
+
+def test_history_holds_earlier_finished_items(tiny_run: Path) -> None:
+    d = load_run(tiny_run, SimDataConfig(split="random", fractions=(1.0, 0.0, 0.0), history_len=2))
+    ev = events(tiny_run).reset_index(drop=True)
+    assert d.train.history is not None
+    assert d.spec.history_len == 2
+    rng = np.random.default_rng(1)
+    for n in rng.choice(len(ev), 30, replace=False):
+        e = ev.iloc[n]
+        past = ev[(ev["minute"] < e["minute"]) & (ev["user_id"] == e["user_id"]) & ev["finish"]]
+        want = past["item_id"].tolist()[::-1][:2]
+        want += [-1] * (2 - len(want))
+        assert d.train.history[n].tolist() == want
