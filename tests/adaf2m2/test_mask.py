@@ -90,17 +90,21 @@ def _per_example_pmf(n_fields: int, beta: float, gamma: float) -> np.ndarray:
     )
 
 
-def test_per_field_mask_rate_is_binomial_with_mean_of_the_uniform() -> None:
-    # Marginally each (example, copy, field) indicator is Bernoulli(E[p]) = Bernoulli(0.3)
-    # and independent across (example, copy), since rates are drawn per copy; so the count
-    # of a field over n copies is exactly Binomial(n, 0.3): an exact band per field.
+@pytest.mark.parametrize(("beta", "gamma"), [(0.1, 0.5), (0.0, 1.0), (0.25, 0.25), (0.4, 0.9)])
+def test_per_field_mask_rate_is_binomial_with_mean_of_the_uniform(
+    beta: float, gamma: float
+) -> None:
+    # Marginally each (example, copy, field) indicator is Bernoulli(E[p]) with
+    # E[p] = (beta + gamma) / 2 (0.3 for the paper's range) and independent across
+    # (example, copy), since rates are drawn per copy; so the count of a field over n copies
+    # is exactly Binomial(n, E[p]): an exact band per field.
     n_fields, n_examples, k = 6, 20_000, 2
-    fm = _mask(n_fields)
+    fm = _mask(n_fields, beta=beta, gamma=gamma)
     mask = fm.sample_mask(n_examples, k, torch.Generator().manual_seed(11))
     per_field = mask.sum(dim=0).numpy()
     n = n_examples * k
     a = BAND_ALPHA / n_fields  # Bonferroni over fields
-    lo, hi = stats.binom.ppf([a / 2, 1 - a / 2], n, 0.3)
+    lo, hi = stats.binom.ppf([a / 2, 1 - a / 2], n, (beta + gamma) / 2)
     assert np.all(per_field >= lo), (per_field, lo)
     assert np.all(per_field <= hi), (per_field, hi)
     assert np.all(per_field > 0)  # each field gets masked
