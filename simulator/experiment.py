@@ -46,6 +46,7 @@ from simulator.errors import SimulationError
 from simulator.eventlog import EventLog
 from simulator.experiment_config import ArmConfig
 from simulator.population import MINUTES_PER_DAY
+from simulator.registry import one_torch_thread
 from simulator.types import Recommender
 from simulator.world import World
 
@@ -321,9 +322,7 @@ def run_variant(
 
 
 def _worker(args: tuple[Config, Path, str, bool, int]) -> str:
-    import torch
-
-    torch.set_num_threads(1)
+    one_torch_thread()
     config, root, variant, progress, position = args
     return run_variant(config, RunLayout(root), variant, progress, position)
 
@@ -348,9 +347,7 @@ def run_experiment(
     layout = RunLayout(Path(out_dir))
     layout.root.mkdir(parents=True, exist_ok=True)
     write_config(config, layout.root / "config.toml")
-    import torch
-
-    torch.set_num_threads(1)  # the same result whatever the number of workers
+    one_torch_thread()  # the same result whatever the number of workers
     run_pre_period(config, layout, factory, progress)
     variants = VARIANTS if config.experiment.twin else VARIANTS[:1]
     workers = min(config.experiment.workers, len(variants))

@@ -6,6 +6,8 @@ learning two-stage agent from :mod:`agents` (torch), imported only when an arm n
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from simulator.experiment_config import ArmConfig
@@ -33,4 +35,17 @@ def build_agent(
     return TwoStage(world.observable, arm, seed)
 
 
-__all__ = ["build_agent"]
+def one_torch_thread() -> None:
+    """Run torch on one thread, here and in child processes started from now on.
+
+    Results then do not depend on how many processes share the machine (a matrix product
+    split over threads may round differently), and parallel runs do not oversubscribe the
+    cores.
+    """
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+__all__ = ["build_agent", "one_torch_thread"]

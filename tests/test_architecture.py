@@ -1,0 +1,75 @@
+"""The dependency rules of DESIGN section 1, checked on the source (imports, not prose).
+
+* ``analysis`` imports none of the other packages and no torch: it must run on any log.
+* ``adaf2m2`` imports only torch, numpy and itself: it wraps any base model.
+* ``agents`` may use the simulator's pure-data modules (the ``Recommender`` contract, the
+  errors, the arm config) and ``adaf2m2``, never the engine or ``analysis``.
+* inside ``simulator``, only the composition root imports ``agents`` or ``analysis``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("simulator", "agents", "adaf2m2", "analysis")
+SIMULATOR_DATA_MODULES = {"simulator.types", "simulator.errors", "simulator.experiment_config"}
+COMPOSITION_ROOT = {
+    "simulator/cli.py",
+    "simulator/registry.py",
+    "simulator/run_analysis.py",
+    "simulator/ope_run.py",
+    "simulator/offline_run.py",
+}
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module a file imports (absolute names), at any depth of the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def files(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def top(name: str) -> str:
+    return name.split(".")[0]
+
+
+@pytest.mark.parametrize("path", files("analysis"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_analysis_stands_alone(path: Path) -> None:
+    bad = {n for n in imports_of(path) if top(n) in {"simulator", "agents", "adaf2m2", "torch"}}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", files("adaf2m2"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_adaf2m2_wraps_any_model(path: Path) -> None:
+    bad = {n for n in imports_of(path) if top(n) in {"simulator", "agents", "analysis"}}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", files("agents"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_agents_use_only_the_contract(path: Path) -> None:
+    names = imports_of(path)
+    bad = {n for n in names if top(n) == "analysis"}
+    bad |= {n for n in names if top(n) == "simulator" and n not in SIMULATOR_DATA_MODULES}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", files("simulator"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_composition_root_reaches_agents_and_analysis(path: Path) -> None:
+    rel = str(path.relative_to(ROOT))
+    if rel in COMPOSITION_ROOT or rel.startswith("simulator/commands/"):
+        return
+    bad = {n for n in imports_of(path) if top(n) in {"agents", "analysis", "torch"}}
+    assert not bad, f"{rel} imports {sorted(bad)}"
