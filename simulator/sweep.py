@@ -231,9 +231,9 @@ def execute_run(job: RunJob) -> dict[str, Any]:
     Never raises for a failing run: the error is recorded (status ``"failed"``), so one
     bad grid value does not stop the sweep. Module-level so every backend can pickle it.
     """
-    import torch
+    from simulator.registry import one_torch_thread
 
-    torch.set_num_threads(1)  # one core per run: the sweep parallelises across runs
+    one_torch_thread()  # one core per run: the sweep parallelises across runs
     run = job.run
     try:
         from simulator.experiment import run_experiment

@@ -69,9 +69,9 @@ def run_serial(jobs: Sequence[RunJob], done: Done) -> None:
 
 
 def _init_worker() -> None:
-    import torch
+    from simulator.registry import one_torch_thread
 
-    torch.set_num_threads(1)
+    one_torch_thread()
 
 
 def run_process(jobs: Sequence[RunJob], done: Done, workers: int) -> None:
