@@ -278,10 +278,21 @@ class SweepSpec:
 
     @classmethod
     def build(cls, config: Config, grid: Sequence[str | GridAxis], replicates: int) -> SweepSpec:
-        """Parse the grid, validate the arms and plan the runs."""
+        """Parse the grid, check its keys, validate the arms and plan the runs.
+
+        A misspelt key would fail every run, so it stops the sweep here; a bad *value*
+        only fails its own runs (recorded in the table), so other cells still finish.
+        """
         if not config.arms:
             raise ConfigError("config has no [arms]; a sweep runs experiments")
         axes = tuple(g if isinstance(g, GridAxis) else parse_grid(g) for g in grid)
+        for axis in axes:
+            for raw in axis.raw:
+                try:
+                    config.with_overrides([f"{axis.key}={raw}"])
+                except ConfigError as err:
+                    if "unknown key" in str(err) or "is a value, not a table" in str(err):
+                        raise SweepError(f"--grid {axis.key}: {err}") from None
         return cls(config, axes, replicates, plan_runs(config, axes, replicates))
 
     def manifest(self) -> dict[str, Any]:

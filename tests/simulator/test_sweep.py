@@ -206,6 +206,12 @@ def test_rows_from_summary_joins_effects_and_marks_coverage() -> None:
         ({"address": "ray://x:1"}, SweepError, r"only the ray backend joins a cluster"),
         ({"replicates": 0}, SweepError, r"replicates == 0, must be >= 1"),
         ({"grid": ["a.b"]}, SweepError, r"must look like section.key=v1"),
+        (
+            {"grid": ["world.noise_skip_rate=0.1,0.2"]},
+            SweepError,
+            r"--grid world.noise_skip_rate: world.noise_skip_rate is an unknown key",
+        ),
+        ({"grid": ["seed.x=1"]}, SweepError, r"--grid seed.x: .*seed is a value, not a table"),
     ],
 )
 def test_run_sweep_rejects(
