@@ -106,8 +106,6 @@ def load_checkpoint(path: str | Path, world: World) -> tuple[Engine, dict[str, A
     return engine, state["extra"]
 
 
-
-
 def restart_clock(engine: Engine, minute: int) -> None:
     """Give ``engine`` a new simpy clock starting at ``minute`` (a day boundary).
 
