@@ -204,6 +204,13 @@ class Engine:
             due = self._live.clock < end_seconds
             if not due.any():
                 break
+            if due.all():
+                # Every live session is due (the common case early in a bucket): serve the
+                # live batch in place, no gather and scatter of the session state.
+                ended = self._serve(self._live, None, start, n_items)
+                if ended.any():
+                    self._live = self._live.take(~ended)
+                continue
             rows = np.flatnonzero(due)
             ended = self._serve(self._live.take(rows), rows, start, n_items)
             if ended.any():
@@ -212,9 +219,13 @@ class Engine:
                 self._live = self._live.take(keep)
 
     def _serve(
-        self, batch: SessionBatch, rows: NDArray[np.int64], minute: int, n_items: int
+        self, batch: SessionBatch, rows: NDArray[np.int64] | None, minute: int, n_items: int
     ) -> NDArray[np.bool_]:
-        """Serve one step of every session in ``batch``; write back state; return ended."""
+        """Serve one step of every session in ``batch``; return which sessions ended.
+
+        ``rows`` are the positions of ``batch`` in the live sessions, whose state is written
+        back; ``None`` means ``batch`` is the live batch itself (updated in place).
+        """
         users = batch.user
         b = users.shape[0]
         arms = np.asarray(self.assign(users), dtype=np.int64)
@@ -288,11 +299,12 @@ class Engine:
                 )
             )
         ended = advance(batch, resp.listen_seconds, resp.skip, self.world.config.sessions, draws)
-        live = self._live
-        live.step[rows] = batch.step
-        live.clock[rows] = batch.clock
-        live.patience[rows] = batch.patience
-        live.consecutive_skips[rows] = batch.consecutive_skips
+        if rows is not None:
+            live = self._live
+            live.step[rows] = batch.step
+            live.clock[rows] = batch.clock
+            live.patience[rows] = batch.patience
+            live.consecutive_skips[rows] = batch.consecutive_skips
         self.stats.impressions += b
         self.stats.batches += 1
         return ended

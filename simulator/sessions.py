@@ -61,7 +61,16 @@ class SessionBatch:
 
     def take(self, rows: NDArray[np.int64] | NDArray[np.bool_]) -> SessionBatch:
         """The sessions at ``rows`` (index or mask), as a new batch."""
-        return SessionBatch(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+        return SessionBatch(
+            self.user[rows],
+            self.session_id[rows],
+            self.day[rows],
+            self.index[rows],
+            self.step[rows],
+            self.clock[rows],
+            self.patience[rows],
+            self.consecutive_skips[rows],
+        )
 
     @staticmethod
     def concat(a: SessionBatch, b: SessionBatch) -> SessionBatch:

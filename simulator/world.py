@@ -195,7 +195,8 @@ class World:
         i = np.asarray(item_ids, dtype=np.int64)
         taste = self.users.taste[u]
         latent = self.items.latent[i]
-        dot = np.einsum("...d,...d->...", taste, latent, dtype=np.float64)
+        # float32 products (the tables are float32), float64 from here on.
+        dot = np.einsum("...d,...d->...", taste, latent).astype(np.float64)
         out: NDArray[np.float64] = self._scale * dot + self.items.appeal[i]
         return out
 
