@@ -60,7 +60,7 @@ class TwoStage:
         gen = np.random.default_rng(rng)
         self.world = world
         self.config = config
-        self.spec = FeatureSpec.from_world(world)
+        self.spec = FeatureSpec.from_world(world, id_capacity=config.id_capacity)
         self.tasks: tuple[str, ...] = tuple(config.tasks)
         self.score_weights = torch.tensor(config.score_weights, dtype=torch.float32)
         self.exploration = ExplorationConfig(config.exploration, config.temperature, config.epsilon)

@@ -55,6 +55,9 @@ class ArmConfig:
         train_every_minutes: Simulated minutes between online updates.
         warm_start_epochs: Extra passes over the pre-period data when the experiment starts.
         replay_rows: Recent examples kept for the warm start (memory bound).
+        id_capacity: Rows of each ID embedding table (user, item, artist), fixed up front
+            as a production system fixes them; ids that arrive beyond it share the field's
+            out-of-vocabulary row. Nothing is sized from the future population.
     """
 
     agent: AgentKind = "two_stage"
@@ -79,11 +82,19 @@ class ArmConfig:
     train_every_minutes: int = 60
     warm_start_epochs: int = 1
     replay_rows: int = 400_000
+    id_capacity: int = 32_768
 
     def __post_init__(self) -> None:
         if not 0.0 < self.share <= 1.0:
             _fail("share", self.share, "must be in (0, 1]")
-        for name in ("n_candidates", "embed_dim", "batch_size", "k", "train_every_minutes"):
+        for name in (
+            "n_candidates",
+            "embed_dim",
+            "batch_size",
+            "k",
+            "train_every_minutes",
+            "id_capacity",
+        ):
             if getattr(self, name) < 1:
                 _fail(name, getattr(self, name), "must be >= 1")
         if self.warm_start_epochs < 0:
