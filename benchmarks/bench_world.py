@@ -50,7 +50,7 @@ def _peak_rss_mb() -> float:
 
 def _config(users: int) -> Any:
     return load_config(
-        ROOT / "configs" / "default.toml",
+        ROOT / "configs" / "world.toml",
         [f"world.n_users={users}", f"world.new_users_per_day={users // 50}"],
     )
 

@@ -47,7 +47,7 @@ def run(users: int, days: int, out: dict[str, Any]) -> None:
     from simulator.world import World
 
     cfg = load_config(
-        ROOT / "configs" / "default.toml", [*_overrides(users), f"simulate.days={days}"]
+        ROOT / "configs" / "world.toml", [*_overrides(users), f"simulate.days={days}"]
     )
     tmp = Path(tempfile.mkdtemp(prefix="adasim-scale-"))
     try:

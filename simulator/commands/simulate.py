@@ -21,7 +21,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "print the long-tail summary."
         ),
     )
-    p.add_argument("config", help="TOML config file, e.g. configs/default.toml")
+    p.add_argument("config", help="TOML config file, e.g. configs/world.toml")
     p.add_argument(
         "--policy", choices=("random", "popular", "oracle"), help="overrides simulate.policy"
     )

@@ -61,14 +61,14 @@ def _skew(tmp: Path, config: str, extra: list[str]) -> tuple[float, float]:
 
 
 def test_default_world_skew_small(tmp_path: Path) -> None:
-    item, user = _skew(tmp_path, "default.toml", [*SMALL, "simulate.days=7"])
+    item, user = _skew(tmp_path, "world.toml", [*SMALL, "simulate.days=7"])
     assert item >= 0.80, (item, user)
     assert user >= 0.50, (item, user)
 
 
 @pytest.mark.slow
 def test_default_world_skew_full_size(tmp_path: Path) -> None:
-    item, user = _skew(tmp_path, "default.toml", ["simulate.days=14"])
+    item, user = _skew(tmp_path, "world.toml", ["simulate.days=14"])
     assert item >= 0.80, (item, user)
     assert user >= 0.50, (item, user)
 
@@ -84,7 +84,7 @@ def _ordering(tmp: Path, extra: list[str], days: int) -> None:
     per = {}
     for policy in ("random", "popular", "oracle"):
         cfg = load_config(
-            CONFIGS / "default.toml", [f"simulate.policy={policy}", f"simulate.days={days}", *extra]
+            CONFIGS / "world.toml", [f"simulate.policy={policy}", f"simulate.days={days}", *extra]
         )
         simulate_world(cfg, tmp / policy)
         per[policy] = _per_user(tmp / policy, days)
