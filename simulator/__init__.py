@@ -2,13 +2,32 @@
 
 A synthetic long-tail world of users and songs (power-law popularity and activity, noisy
 skips, daily arrivals) that answers recommendations with streaming feedback, on one simpy
-clock with per-user work batched in numpy. Agents are reached only through the
-:class:`~simulator.types.Recommender` protocol; no torch is imported here.
+clock with per-user work batched in numpy; and the A/B experiment around it (pre-period,
+hashed arms, twin worlds, checkpoints). Agents are reached only through the
+:class:`~simulator.types.Recommender` protocol; no torch is imported here (the composition
+root, ``simulator.registry``, imports agents when an arm needs one).
 """
 
 from __future__ import annotations
 
+from simulator.assignment import FixedArm, HashAssignment
+from simulator.config import (
+    Config,
+    EngineConfig,
+    SimulateConfig,
+    WorldConfig,
+    load_config,
+    write_config,
+)
+from simulator.engine import Engine
 from simulator.errors import AdasimError, ConfigError, SimulationError
+from simulator.eventlog import EventLog
+from simulator.experiment import RunLayout, run_experiment, run_variant
+from simulator.experiment_config import ArmConfig, ExperimentConfig
+from simulator.noise import Noise
+from simulator.policies import OraclePolicy, PopularPolicy, RandomPolicy, make_policy
+from simulator.simulate import simulate_world
+from simulator.summary import WorldSummary, summarize_run
 from simulator.types import (
     EVENT_COLUMNS,
     USER_COLUMNS,
@@ -19,17 +38,43 @@ from simulator.types import (
     Recommender,
     RequestBatch,
 )
+from simulator.world import World, WorldView
 
 __all__ = [
     "EVENT_COLUMNS",
     "USER_COLUMNS",
     "AdasimError",
+    "ArmConfig",
+    "Config",
     "ConfigError",
+    "Engine",
+    "EngineConfig",
+    "EventLog",
+    "ExperimentConfig",
     "FeedbackBatch",
     "FieldSpec",
+    "FixedArm",
+    "HashAssignment",
+    "Noise",
     "ObservableWorld",
+    "OraclePolicy",
+    "PopularPolicy",
+    "RandomPolicy",
     "Recommendation",
     "Recommender",
     "RequestBatch",
+    "RunLayout",
+    "SimulateConfig",
     "SimulationError",
+    "World",
+    "WorldConfig",
+    "WorldSummary",
+    "WorldView",
+    "load_config",
+    "make_policy",
+    "run_experiment",
+    "run_variant",
+    "simulate_world",
+    "summarize_run",
+    "write_config",
 ]
