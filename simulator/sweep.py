@@ -307,16 +307,44 @@ class SweepSpec:
         }
 
 
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict):
+            out.update(_flatten(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def _config_changes(old_toml: str, new_toml: str) -> list[str]:
+    """Keys of the old resolved config whose value changed or that are gone.
+
+    Keys only in the new config are not changes: a config field added to the code since
+    the sweep started (with its default) leaves the old runs as they were.
+    """
+    old, new = _flatten(tomllib.loads(old_toml)), _flatten(tomllib.loads(new_toml))
+    return [k for k in old if k not in new or new[k] != old[k]]
+
+
 def prepare_dir(spec: SweepSpec, sweep_dir: Path) -> None:
     """Create the sweep directory, or check that it holds this very sweep (resume)."""
     manifest = spec.manifest()
     path = sweep_dir / "sweep.json"
     if path.is_file():
         old = json.loads(path.read_text())
-        if old != manifest:
+        same_plan = all(old.get(k) == manifest[k] for k in manifest if k != "base_config")
+        changed = _config_changes(old.get("base_config", ""), manifest["base_config"])
+        if not same_plan or changed:
+            what = (
+                f"config keys changed: {', '.join(changed[:5])}"
+                if changed
+                else ("grid, seed or replicates changed")
+            )
             raise SweepError(
-                f"--out {str(sweep_dir)!r} holds a different sweep (config, grid, seed or "
-                "replicates changed); use a new directory or delete it"
+                f"--out {str(sweep_dir)!r} holds a different sweep ({what}); use a new "
+                "directory or delete it"
             )
         return
     sweep_dir.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ from simulator.sweep import (
     parse_grid,
     pending_runs,
     plan_runs,
+    prepare_dir,
     replicate_seeds,
     result_path,
     rows_from_summary,
@@ -401,3 +402,23 @@ def test_learning_agents_identical_on_serial_process_and_ray(tmp_path: Path) -> 
     if HAS_RAY:
         ray = run_sweep(config, grid, 1, tmp_path / "r", backend="ray", progress=False)
         pd.testing.assert_frame_equal(ray.table, serial.table)
+
+
+def test_resume_tolerates_new_config_fields_only(
+    serial: tuple[Config, SweepResult], tmp_path: Path
+) -> None:
+    config, first = serial
+    spec = SweepSpec.build(config, GRID, REPLICATES)
+    root = tmp_path / "fields"
+    shutil.copytree(first.sweep_dir, root)
+    manifest = json.loads((root / "sweep.json").read_text())
+    base = manifest["base_config"]
+    # A field the code gained since the sweep started (absent from the old manifest): fine.
+    manifest["base_config"] = base.replace("taste_scale = 1.5\n", "")
+    (root / "sweep.json").write_text(json.dumps(manifest))
+    prepare_dir(spec, root)
+    # A value that changed: refused, naming the key.
+    manifest["base_config"] = base.replace("taste_scale = 1.5", "taste_scale = 2.5")
+    (root / "sweep.json").write_text(json.dumps(manifest))
+    with pytest.raises(SweepError, match=r"config keys changed: world.behavior.taste_scale"):
+        prepare_dir(spec, root)
