@@ -10,7 +10,9 @@ the backend changes the wall time and nothing else. Each run uses one torch thre
   (no fork of a process that holds torch threads) and ``workers`` processes.
 * ``ray``: ``ray.init(address=...)`` joins a running cluster; with no address, a local
   one with ``num_cpus=workers`` is started (and shut down at the end). Ray is an optional
-  extra, imported only here.
+  extra, imported only here. On a remote cluster every node needs adasim installed (the
+  task ships the config and the run, not the code) and a shared file system for the
+  sweep directory, since each run writes its own result file there.
 """
 
 from __future__ import annotations
