@@ -1,4 +1,4 @@
-"""Tests for adaf2m2/config.py: defaults from the paper and the validation table."""
+"""Tests for adaf2m2/config.py (named apart from tests/simulator/test_config.py): defaults, validation."""
 
 from __future__ import annotations
 
