@@ -25,8 +25,6 @@ from torch import nn
 from adaf2m2.protocol import FeatureBatch
 from agents.datasets.samples import Samples, TensorSamples
 from agents.models.base import BaseModel
-from analysis.errors import InsufficientDataError
-from analysis.offline import roc_auc
 from simulator.errors import ConfigError
 
 
@@ -78,8 +76,8 @@ class TrainConfig:
         lr: Adam learning rate.
         batch_size: Mini-batch size.
         max_epochs: Upper bound on passes over the training samples.
-        patience: Epochs without validation-AUC improvement before stopping.
-        min_delta: Smallest AUC gain that counts as an improvement.
+        patience: Epochs without improvement of the validation score before stopping.
+        min_delta: Smallest score gain that counts as an improvement.
         weight_decay: Adam's L2 penalty.
         eval_batch_size: Batch size for prediction (no gradients).
     """
@@ -124,7 +122,9 @@ class FitResult:
         n_epochs: Epochs run.
         best_epoch: 1-based epoch whose weights were kept.
         train_loss: Mean training loss per epoch.
-        valid_auc: Validation AUC (first task) per epoch; NaN if undefined.
+        valid_score: Validation score (first task; higher is better) per epoch; NaN if
+            undefined. The score is ``fit``'s ``valid_score`` (e.g. AUC), by default the
+            negative mean log loss.
         seconds: Wall time of training.
         n_samples_seen: Training examples processed (for throughput).
     """
@@ -132,7 +132,7 @@ class FitResult:
     n_epochs: int
     best_epoch: int
     train_loss: tuple[float, ...]
-    valid_auc: tuple[float, ...]
+    valid_score: tuple[float, ...]
     seconds: float
     n_samples_seen: int
 
@@ -175,14 +175,22 @@ def predict(
     return torch.cat(out).double().numpy()
 
 
-def _valid_auc(model: TrainableModel, valid: TensorSamples, batch_size: int) -> float:
+ScoreFn = Callable[[np.ndarray, np.ndarray], float]
+"""``score(labels, probabilities) -> float``, higher is better (e.g. AUC)."""
+
+
+def negative_log_loss(labels: np.ndarray, probs: np.ndarray) -> float:
+    """``-mean(y log p + (1 - y) log(1 - p))``, probabilities clipped to [1e-7, 1 - 1e-7]."""
+    p = np.clip(probs, 1e-7, 1 - 1e-7)
+    return float(np.mean(labels * np.log(p) + (1 - labels) * np.log1p(-p)))
+
+
+def _valid_score(
+    model: TrainableModel, valid: TensorSamples, batch_size: int, score: ScoreFn
+) -> float:
     p = predict(model, valid, batch_size=batch_size)[:, 0]
     y = valid.labels[:, 0].double().numpy()
-    try:
-        # Soft labels (listen fraction) are thresholded at 1/2 for the stopping metric.
-        return roc_auc((y >= 0.5).astype(np.float64), p)
-    except InsufficientDataError:
-        return float("nan")
+    return score(y, p)
 
 
 EpochCallback = Callable[[int, float, float], None]
@@ -196,12 +204,13 @@ def fit(
     generator: torch.Generator | None = None,
     on_epoch: EpochCallback | None = None,
     tasks: tuple[str, ...] = ("finish",),
+    valid_score: ScoreFn | None = None,
 ) -> FitResult:
-    """Train with Adam on shuffled mini-batches; stop early on validation AUC.
+    """Train with Adam on shuffled mini-batches; stop early on a validation score.
 
-    After each epoch the first task's AUC on ``valid`` is computed; training stops after
-    ``patience`` epochs without a gain of ``min_delta`` and the best epoch's parameters are
-    restored. Without ``valid`` (or when its AUC is undefined) all ``max_epochs`` run and
+    After each epoch the first task's ``valid_score`` on ``valid`` is computed; training
+    stops after ``patience`` epochs without a gain of ``min_delta`` and the best epoch's
+    parameters are restored. Without ``valid`` (or when its score is undefined) all ``max_epochs`` run and
     the last weights are kept.
 
     Args:
@@ -210,7 +219,10 @@ def fit(
         valid: Validation samples for early stopping, or ``None``.
         config: Options; defaults to :class:`TrainConfig`.
         generator: Shuffling order; ``None`` means seed 0.
-        on_epoch: Called as ``on_epoch(epoch, train_loss, valid_auc)`` (progress display).
+        on_epoch: Called as ``on_epoch(epoch, train_loss, score)`` (progress display).
+        valid_score: ``score(labels, probabilities)``, higher is better; the offline
+            experiment passes AUC (labels thresholded at 1/2). Default: the negative mean
+            log loss (this package does not depend on ``analysis``).
         tasks: The label columns the model predicts, in its output order (the base
             model's ``tasks``).
 
@@ -243,7 +255,12 @@ def fit(
             total += float(loss.detach()) * len(batch)
             seen += len(batch)
         losses.append(total / len(data))
-        auc = _valid_auc(model, vdata, cfg.eval_batch_size) if vdata is not None else float("nan")
+        scorer = valid_score or negative_log_loss
+        auc = (
+            _valid_score(model, vdata, cfg.eval_batch_size, scorer)
+            if vdata is not None
+            else float("nan")
+        )
         aucs.append(auc)
         if on_epoch is not None:
             on_epoch(epoch, losses[-1], auc)
@@ -264,7 +281,7 @@ def fit(
         n_epochs=len(losses),
         best_epoch=best_epoch,
         train_loss=tuple(losses),
-        valid_auc=tuple(aucs),
+        valid_score=tuple(aucs),
         seconds=time.perf_counter() - start,
         n_samples_seen=seen,
     )
@@ -274,9 +291,11 @@ __all__ = [
     "BareModel",
     "EpochCallback",
     "FitResult",
+    "ScoreFn",
     "TrainConfig",
     "TrainableModel",
     "fit",
+    "negative_log_loss",
     "predict",
     "torch_generator",
 ]

@@ -1,7 +1,7 @@
 """``adasim offline``: train and compare base models on a logged data set.
 
 Thin: parses the arguments, loads the data with ``agents.datasets``, calls
-:func:`agents.offline_experiment.run_offline`, prints the table and writes it as markdown
+:func:`simulator.offline_run.run_offline`, prints the table and writes it as markdown
 and JSON.
 
 Examples:
@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
     from agents.datasets import MovieLensConfig, SimDataConfig, load_movielens, load_run
     from agents.models.base import ModelConfig
     from agents.models.registry import model_names
-    from agents.offline_experiment import run_offline
     from agents.training import TrainConfig
+    from simulator.offline_run import run_offline
 
     try:
         kind, _, path = str(args.data).partition(":")

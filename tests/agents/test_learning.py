@@ -15,8 +15,8 @@ import pytest
 
 from agents.datasets.sim import load_run
 from agents.models.registry import PAPER_MODELS
-from agents.offline_experiment import run_offline
 from simulator.config import load_config
+from simulator.offline_run import run_offline
 from simulator.simulate import simulate_world
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,9 +11,18 @@ import torch
 from agents.datasets.sim import SimDataConfig, load_run
 from agents.models.base import ModelConfig
 from agents.models.registry import build_model
-from agents.training import BareModel, TrainableModel, TrainConfig, fit, predict, torch_generator
+from agents.training import (
+    BareModel,
+    TrainableModel,
+    TrainConfig,
+    fit,
+    negative_log_loss,
+    predict,
+    torch_generator,
+)
 from analysis.offline import roc_auc
 from simulator.errors import ConfigError
+from simulator.offline_run import auc_or_nan
 
 SMALL = ModelConfig(embed_dim=4, hidden_dims=(8,))
 
@@ -58,10 +67,10 @@ def test_early_stopping_keeps_the_best_epoch(tiny_run: Path) -> None:
     model = BareModel(build_model("fm", d.spec, ModelConfig(embed_dim=8)))
     # A large learning rate overfits quickly, so validation AUC peaks early.
     cfg = TrainConfig(lr=0.05, max_epochs=8, patience=2)
-    r = fit(model, d.train, d.valid, cfg)
+    r = fit(model, d.train, d.valid, cfg, valid_score=auc_or_nan)
     assert r.n_epochs <= 8
-    best = r.valid_auc[r.best_epoch - 1]
-    assert best >= max(r.valid_auc) - cfg.min_delta
+    best = r.valid_score[r.best_epoch - 1]
+    assert best >= max(r.valid_score) - cfg.min_delta
     if r.n_epochs < 8:
         assert r.n_epochs - r.best_epoch == cfg.patience
     # the kept weights are the best epoch's: re-scoring validation reproduces its AUC
@@ -83,3 +92,11 @@ def test_early_stopping_keeps_the_best_epoch(tiny_run: Path) -> None:
 def test_invalid_train_config(kwargs: dict[str, float], pattern: str) -> None:
     with pytest.raises(ConfigError, match=pattern):
         TrainConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_default_score_is_negative_log_loss() -> None:
+    # -mean(y log p + (1-y) log(1-p)) by hand for y = (1, 0), p = (0.8, 0.4).
+    want = (np.log(0.8) + np.log(0.6)) / 2
+    assert negative_log_loss(np.array([1.0, 0.0]), np.array([0.8, 0.4])) == pytest.approx(
+        want, rel=1e-15
+    )

@@ -149,4 +149,9 @@ def test_to_toml_round_trips_every_value_kind() -> None:
 
 
 def test_shipped_configs_exist() -> None:
-    assert {p.name for p in CONFIGS} >= {"default.toml", "world.toml", "quick.toml", "paper_skew.toml"}
+    assert {p.name for p in CONFIGS} >= {
+        "default.toml",
+        "world.toml",
+        "quick.toml",
+        "paper_skew.toml",
+    }

@@ -1,4 +1,4 @@
-"""Tests for agents.offline_experiment and the ``adasim offline`` command."""
+"""Tests for simulator.offline_run and the ``adasim offline`` command."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 
 from agents.datasets.sim import SimDataConfig, load_run
 from agents.models.base import ModelConfig
-from agents.offline_experiment import popularity_scores, run_offline
 from agents.training import TrainConfig
 from simulator.commands import offline as offline_cmd
+from simulator.offline_run import popularity_scores, run_offline
 
 SMALL = ModelConfig(embed_dim=4, hidden_dims=(8,))
 FAST = TrainConfig(max_epochs=2)

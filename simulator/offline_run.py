@@ -34,12 +34,21 @@ from agents.datasets.samples import OfflineData
 from agents.models.base import BaseModel, ModelConfig
 from agents.models.registry import build_model
 from agents.training import BareModel, TrainableModel, TrainConfig, fit, predict, torch_generator
-from analysis.offline import OfflineMetrics, evaluate_cohorts, head_items, rela_impr
+from analysis.errors import InsufficientDataError
+from analysis.offline import OfflineMetrics, evaluate_cohorts, head_items, rela_impr, roc_auc
 from simulator.errors import ConfigError
 
 POPULARITY = "popularity"
 LOGISTIC = "logistic"
 COHORTS: tuple[str, ...] = ("all", "new_users", "old_users", "head_items", "tail_items")
+
+
+def auc_or_nan(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Validation AUC for early stopping (soft labels thresholded at 1/2); NaN if undefined."""
+    try:
+        return roc_auc((labels >= 0.5).astype(np.float64), probs)
+    except InsufficientDataError:
+        return float("nan")
 
 
 @dataclass(frozen=True)
@@ -327,6 +336,7 @@ def run_offline(
                 torch_generator(order_ss),
                 on_epoch=show,
                 tasks=mcfg.tasks,
+                valid_score=auc_or_nan,
             )
             p = predict(model, data.test, mcfg.tasks, tcfg.eval_batch_size)[:, 0]
             metrics = evaluate_cohorts((y_test >= 0.5), p, users, cohorts)
