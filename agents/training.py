@@ -1,10 +1,11 @@
 """Offline mini-batch training with Adam and early stopping, for base models and frameworks.
 
-The trainer trains anything that follows :class:`TrainableModel`: a ``loss(batch)`` to
-minimise and a ``predict(batch)`` that returns probabilities. A bare base model becomes one
-through :class:`BareModel` (binary cross-entropy on ``head(embed(x))``); a training
-framework from :mod:`adaf2m2` (feature mask, state-aware adapter) is another, so the same
-loop, optimiser and stopping rule serve both and comparisons between them are fair.
+The trainer trains anything that follows :class:`adaf2m2.trainable.TrainableModel`: a
+``loss(batch)`` to minimise and a ``predict(batch)`` that returns serving logits. A bare
+base model becomes one through :class:`adaf2m2.trainable.PlainModel` (binary cross-entropy
+on ``head(embed(x))``, the framework ``"none"``); a training framework from :mod:`adaf2m2`
+(feature mask, state-aware adapter) is another, so the same loop, optimiser and stopping
+rule serve both and comparisons between them are fair.
 
 Randomness: the order of the mini-batches comes from an explicit ``torch.Generator`` that
 is seeded from a numpy generator; nothing touches the global torch RNG. With one thread the
@@ -14,58 +15,15 @@ same seed gives bit-identical weights.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
-from torch import nn
 
-from adaf2m2.protocol import FeatureBatch
+from adaf2m2.trainable import TrainableModel
 from agents.datasets.samples import Samples, TensorSamples
-from agents.models.base import BaseModel
 from simulator.errors import ConfigError
-
-
-@runtime_checkable
-class TrainableModel(Protocol):
-    """What the trainer needs: a loss to minimise and serving logits to evaluate.
-
-    ``loss(batch)`` is a scalar tensor (the batch has labels); ``predict(batch)`` is
-    ``(B, n_tasks)`` serving *logits* (as in ``adaf2m2.trainable.TrainableModel``, which has
-    the same shape), column 0 the task early stopping watches. An ``nn.Module`` with these
-    two methods qualifies; ``train(mode)`` is called when present.
-    """
-
-    def loss(self, batch: FeatureBatch) -> torch.Tensor: ...
-
-    def predict(self, batch: FeatureBatch) -> torch.Tensor: ...
-
-    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
-
-
-class BareModel(nn.Module):
-    """A base model trained alone: mean binary cross-entropy over its tasks.
-
-    ``L = -1/(B T) sum_{b,t} [y log s(z) + (1 - y) log(1 - s(z))]`` with ``z = head(embed(x))``
-    (a soft label such as the listen fraction is allowed).
-    """
-
-    def __init__(self, model: BaseModel) -> None:
-        super().__init__()
-        self.model = model
-        self.tasks: tuple[str, ...] = model.tasks
-
-    def loss(self, batch: FeatureBatch) -> torch.Tensor:
-        """Binary cross-entropy with logits, averaged over examples and tasks."""
-        if batch.labels is None:
-            raise ConfigError("batch.labels is None, training needs labels")
-        return nn.functional.binary_cross_entropy_with_logits(self.model(batch), batch.labels)
-
-    def predict(self, batch: FeatureBatch) -> torch.Tensor:
-        """Serving logits ``(B, n_tasks)``: ``head(embed(batch))``."""
-        return self.model(batch)
 
 
 @dataclass(frozen=True)
@@ -137,14 +95,6 @@ class FitResult:
     n_samples_seen: int
 
 
-def torch_generator(
-    rng: int | np.random.Generator | np.random.SeedSequence | None,
-) -> torch.Generator:
-    """A ``torch.Generator`` seeded from a numpy generator (one draw from ``rng``)."""
-    seed = int(np.random.default_rng(rng).integers(0, 2**63 - 1))
-    return torch.Generator().manual_seed(seed)
-
-
 def _set_mode(model: TrainableModel, training: bool) -> None:
     train = getattr(model, "train", None)
     if callable(train):
@@ -214,7 +164,7 @@ def fit(
     the last weights are kept.
 
     Args:
-        model: A :class:`TrainableModel` (e.g. ``BareModel(build_model(...))``).
+        model: A :class:`TrainableModel` (e.g. ``PlainModel(build_model(...))``).
         train: Training samples.
         valid: Validation samples for early stopping, or ``None``.
         config: Options; defaults to :class:`TrainConfig`.
@@ -288,14 +238,11 @@ def fit(
 
 
 __all__ = [
-    "BareModel",
     "EpochCallback",
     "FitResult",
     "ScoreFn",
     "TrainConfig",
-    "TrainableModel",
     "fit",
     "negative_log_loss",
     "predict",
-    "torch_generator",
 ]

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from adaf2m2.config import AdaF2M2Config
 from adaf2m2.factory import build_framework
-from adaf2m2.trainable import PlainModel
+from adaf2m2.trainable import PlainModel, torch_generator
 from agents.counters import InteractionCounters
 from agents.exploration import ExplorationConfig, choice_probabilities, sample_choices
 from agents.features import FeatureSpec
@@ -37,10 +37,6 @@ from simulator.experiment_config import ArmConfig
 from simulator.types import FeedbackBatch, ObservableWorld, Recommendation, RequestBatch
 
 RngLike = int | np.random.Generator | np.random.SeedSequence | None
-
-
-def _generator(rng: np.random.Generator) -> torch.Generator:
-    return torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
 
 
 class TwoStage:
@@ -68,7 +64,7 @@ class TwoStage:
             config.ranking_model,
             self.spec,
             ModelConfig(config.embed_dim, self.tasks, config.hidden_dims),
-            _generator(gen),
+            torch_generator(gen),
         )
         framework = AdaF2M2Config(
             k=config.k, alpha=config.alpha, beta=config.beta, gamma=config.gamma
@@ -78,7 +74,7 @@ class TwoStage:
             config.retrieval_model,
             self.spec,
             ModelConfig(config.embed_dim, self.tasks[:1], config.hidden_dims),
-            _generator(gen),
+            torch_generator(gen),
         )
         self.retriever = PlainModel(self.retrieval_model)
         self.rank_learner = self._learner(self.ranker, len(self.tasks), gen)
@@ -89,7 +85,7 @@ class TwoStage:
     def _learner(self, model: Any, n_tasks: int, gen: np.random.Generator) -> OnlineLearner:
         c = self.config
         return OnlineLearner(
-            model, self.spec, n_tasks, c.lr, c.batch_size, _generator(gen), c.replay_rows
+            model, self.spec, n_tasks, c.lr, c.batch_size, torch_generator(gen), c.replay_rows
         )
 
     # ------------------------------------------------------------------ features

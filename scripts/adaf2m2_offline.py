@@ -132,11 +132,12 @@ def weights(args: argparse.Namespace) -> int:
 
     from adaf2m2.config import AdaF2M2Config
     from adaf2m2.framework import AdaF2M2
+    from adaf2m2.trainable import torch_generator
     from adaf2m2.weights import adapter_weights_by_state
     from agents.datasets.samples import TensorSamples
     from agents.models.base import ModelConfig
     from agents.models.registry import build_model
-    from agents.training import TrainConfig, fit, torch_generator
+    from agents.training import TrainConfig, fit
 
     torch.set_num_threads(1)
     data = _load(args.data, args.max_events)

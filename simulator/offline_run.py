@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from adaf2m2.trainable import PlainModel, TrainableModel, torch_generator
 from agents.datasets.samples import OfflineData
 from agents.models.base import BaseModel, ModelConfig
 from agents.models.registry import build_model
-from agents.training import BareModel, TrainableModel, TrainConfig, fit, predict, torch_generator
+from agents.training import TrainConfig, fit, predict
 from analysis.errors import InsufficientDataError
 from analysis.offline import OfflineMetrics, evaluate_cohorts, head_items, rela_impr, roc_auc
 from simulator.errors import ConfigError
@@ -322,7 +323,7 @@ def run_offline(
             ss = _seed_sequence(seed, name, fw)
             init_ss, order_ss, fw_ss = ss.spawn(3)
             base = build_model(name, data.spec, mcfg, torch_generator(init_ss))
-            model: TrainableModel = BareModel(base) if fw == "none" else _wrap(fw, base, fw_ss)
+            model: TrainableModel = PlainModel(base) if fw == "none" else _wrap(fw, base, fw_ss)
 
             def show(epoch: int, loss: float, auc: float) -> None:
                 bar.set_postfix(epoch=epoch, loss=f"{loss:.4f}", valid_auc=f"{auc:.4f}")

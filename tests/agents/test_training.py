@@ -8,18 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from adaf2m2.trainable import PlainModel, TrainableModel, torch_generator
 from agents.datasets.sim import SimDataConfig, load_run
 from agents.models.base import ModelConfig
 from agents.models.registry import build_model
-from agents.training import (
-    BareModel,
-    TrainableModel,
-    TrainConfig,
-    fit,
-    negative_log_loss,
-    predict,
-    torch_generator,
-)
+from agents.training import TrainConfig, fit, negative_log_loss, predict
 from analysis.offline import roc_auc
 from simulator.errors import ConfigError
 from simulator.offline_run import auc_or_nan
@@ -30,7 +23,7 @@ SMALL = ModelConfig(embed_dim=4, hidden_dims=(8,))
 def train_once(run: Path, name: str, seed: int, epochs: int = 2) -> float:
     d = load_run(run, SimDataConfig(max_events=1500))
     init, order = np.random.SeedSequence(seed).spawn(2)
-    model = BareModel(build_model(name, d.spec, SMALL, torch_generator(init)))
+    model = PlainModel(build_model(name, d.spec, SMALL, torch_generator(init)))
     fit(model, d.train, d.valid, TrainConfig(max_epochs=epochs), torch_generator(order))
     p = predict(model, d.test)[:, 0]
     return roc_auc(d.test.label("finish"), p)
@@ -48,7 +41,7 @@ def test_same_seed_same_auc_other_seed_differs(tiny_run: Path, name: str) -> Non
 def test_bare_model_is_trainable_and_loss_is_bce(tiny_run: Path) -> None:
     d = load_run(tiny_run, SimDataConfig(max_events=300))
     base = build_model("fm", d.spec, SMALL)
-    model = BareModel(base)
+    model = PlainModel(base)
     assert isinstance(model, TrainableModel)
     from agents.datasets.samples import TensorSamples
 
@@ -64,7 +57,7 @@ def test_bare_model_is_trainable_and_loss_is_bce(tiny_run: Path) -> None:
 
 def test_early_stopping_keeps_the_best_epoch(tiny_run: Path) -> None:
     d = load_run(tiny_run, SimDataConfig(max_events=1500))
-    model = BareModel(build_model("fm", d.spec, ModelConfig(embed_dim=8)))
+    model = PlainModel(build_model("fm", d.spec, ModelConfig(embed_dim=8)))
     # A large learning rate overfits quickly, so validation AUC peaks early.
     cfg = TrainConfig(lr=0.05, max_epochs=8, patience=2)
     r = fit(model, d.train, d.valid, cfg, valid_score=auc_or_nan)
