@@ -122,12 +122,19 @@ def coverage_table(
 ) -> pd.DataFrame:
     """Coverage of the true lift by the ``1 - alpha`` interval, per group, with exact CIs.
 
-    Only rows with a known truth count. Columns: ``by``, ``n``, ``n_covered``,
-    ``coverage``, ``coverage_ci_lower``, ``coverage_ci_upper``, ``nominal``,
-    ``consistent`` (the nominal coverage lies in the interval).
+    Only rows with a known truth and a defined interval count. Columns: ``by``, ``n``,
+    ``n_covered``, ``coverage``, ``coverage_ci_lower``, ``coverage_ci_upper``,
+    ``nominal``, ``consistent`` (the nominal coverage lies in the interval),
+    ``n_undefined`` (rows left out because their interval is undefined).
     """
     rows = ok_rows(table)
     rows = rows[rows["true_rel_effect_size"].notna()]
+    # An undefined interval (e.g. a control mean of zero in a small cohort) neither covers
+    # nor misses; such rows are counted apart in ``n_undefined``.
+    defined = rows["rel_effect_size_ci_lower"].notna() & rows["rel_effect_size_ci_upper"].notna()
+    rows["_undefined"] = ~defined
+    undefined = rows.groupby(list(by), sort=False, dropna=False)["_undefined"].sum()
+    rows = rows[defined]
     lo, hi = rows["rel_effect_size_ci_lower"], rows["rel_effect_size_ci_upper"]
     true = rows["true_rel_effect_size"].astype(float)
     rows["_covered"] = (lo <= true) & (true <= hi)
@@ -145,6 +152,7 @@ def coverage_table(
                 "coverage_ci_upper": ci[1],
                 "nominal": 1.0 - alpha,
                 "consistent": bool(ci[0] <= 1.0 - alpha <= ci[1]),
+                "n_undefined": int(undefined.get(key if len(key) > 1 else key[0], 0)),
             }
         )
     return pd.DataFrame(out)

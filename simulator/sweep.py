@@ -201,19 +201,25 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def rows_from_summary(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per lift-table cell, joined with that cell's full A/B effect."""
+    """One row per lift-table cell, joined with that cell's full A/B effect.
+
+    ``covered`` is ``None`` when the truth or either end of the interval is unknown (no
+    twin; or a relative interval that is undefined, e.g. a control mean of zero in a
+    small cohort, which the summary stores as ``null``).
+    """
     effects = {(e["metric"], e["segment"]): e for e in summary.get("effects", [])}
     rows = []
     for cell in summary["lift_table"]:
         eff = effects.get((cell["metric"], cell["segment"]), {})
         row = {c: eff.get(c) for c in RESULT_COLUMNS}
         row.update({k: cell[k] for k in cell})
-        true = row.get("true_rel_effect_size")
-        if true is None or (isinstance(true, float) and np.isnan(true)):
+        ends = [row.get(c) for c in ("rel_effect_size_ci_lower", "true_rel_effect_size")]
+        ends.append(row.get("rel_effect_size_ci_upper"))
+        if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in ends):
             row["covered"] = None
         else:
-            lo, hi = row["rel_effect_size_ci_lower"], row["rel_effect_size_ci_upper"]
-            row["covered"] = bool(lo <= true <= hi)
+            lo, true, hi = (float(v) for v in ends)  # type: ignore[arg-type]
+            row["covered"] = lo <= true <= hi
         row["significant"] = bool(row["significant"])
         rows.append({c: row.get(c) for c in RESULT_COLUMNS})
     return rows

@@ -102,8 +102,9 @@ def test_coverage_counts_by_hand() -> None:
             "status": ["ok", "ok", "ok", "ok"],
         }
     )
-    cov = coverage_table(table).iloc[0]
-    assert (cov["n"], cov["n_covered"]) == (3, 2)
+    undefined = table.iloc[[0]].assign(run_id="e", rel_effect_size_ci_lower=np.nan)
+    cov = coverage_table(pd.concat([table, undefined])).iloc[0]
+    assert (cov["n"], cov["n_covered"], cov["n_undefined"]) == (3, 2, 1)
     assert cov["coverage"] == pytest.approx(2 / 3)
     assert (cov["coverage_ci_lower"], cov["coverage_ci_upper"]) == pytest.approx(
         clopper_pearson(2, 3)

@@ -189,9 +189,19 @@ def test_rows_from_summary_joins_effects_and_marks_coverage() -> None:
                 "significant": False,
                 "true_rel_effect_size": None,
             },
+            {
+                "metric": "comments",
+                "segment": "new",
+                "rel_effect_size": None,
+                "rel_effect_size_ci_lower": None,
+                "rel_effect_size_ci_upper": None,
+                "significant": False,
+                "true_rel_effect_size": 0.3,
+            },
         ],
     }
     rows = rows_from_summary(summary)
+    assert rows.pop()["covered"] is None  # undefined interval (control mean 0)
     assert [list(r) for r in rows] == [list(RESULT_COLUMNS)] * 3
     assert rows[0]["pvalue"] == 0.01
     assert rows[0]["n_treatment"] == 12
