@@ -186,6 +186,7 @@ class VariantRunner:
         """Run days ``first .. last - 1``, checkpointing after each."""
         ckpt_dir = self.layout.checkpoints(self.variant)
         events_dir = self.layout.events(self.variant) / "events"
+        self._forget_losses_from(first)
         bar = tqdm(
             total=last - first,
             desc=f"{self.variant:>14}",
@@ -220,6 +221,17 @@ class VariantRunner:
             bar.update(1)
             bar.set_postfix(self._postfix(), refresh=False)
         bar.close()
+
+    def _forget_losses_from(self, day: int) -> None:
+        """Drop loss records of days that are about to be (re)run, so a resume leaves none twice."""
+        path = self.layout.checkpoints(self.variant) / "training.jsonl"
+        if path.is_file():
+            keep = [
+                line
+                for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line)["day"] < day
+            ]
+            path.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
 
     def _log_losses(self, day: int) -> None:
         path = self.layout.checkpoints(self.variant) / "training.jsonl"

@@ -149,6 +149,10 @@ def test_resume_after_kill_gives_identical_summary(
         d.pop("run_dir", None)
     assert a["lift_table"] == b["lift_table"]
     assert a["other_arms_lift_tables"] == b["other_arms_lift_tables"]
+    # Twin truth and the learners' loss trajectory too (no day logged twice after resume).
+    assert json.dumps(a["extra_sections"], sort_keys=True) == json.dumps(
+        b["extra_sections"], sort_keys=True
+    )
     assert len(a["other_arms_lift_tables"]["mask_only"]) == 18
 
 
