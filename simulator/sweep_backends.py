@@ -160,6 +160,7 @@ def run_sweep(
     retry_failed: bool = False,
     prune: bool = False,
     progress: bool = True,
+    execute: bool = True,
 ) -> SweepResult:
     """Run (or resume) a sweep and write its table.
 
@@ -175,6 +176,8 @@ def run_sweep(
         prune: Delete each finished run's event logs and checkpoints (keep its report
             and summary) to bound the disk use of large sweeps.
         progress: Show a progress bar over runs.
+        execute: ``False`` runs nothing and only collects the table of what has
+            finished (unfinished runs appear with status ``"missing"``).
 
     Raises:
         SweepError: bad grid, replicates, backend or workers; ``sweep_dir`` holds another
@@ -190,7 +193,7 @@ def run_sweep(
     root = Path(sweep_dir)
     spec = SweepSpec.build(config, grid, replicates)
     prepare_dir(spec, root)
-    todo = pending_runs(spec, root, retry_failed)
+    todo = pending_runs(spec, root, retry_failed) if execute else ()
     jobs = [RunJob(spec.config, run, root, prune) for run in todo]
     bar = tqdm(
         total=len(spec.runs),

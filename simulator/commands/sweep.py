@@ -50,6 +50,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--prune", action="store_true", help="delete each run's logs and checkpoints when done"
     )
     p.add_argument("--no-report", action="store_true", help="write the table only")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: table and report of the runs finished so far",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         prune=args.prune,
         progress=not args.no_progress,
+        execute=not args.report_only,
     )
     n_runs = result.table["run_id"].nunique()
     print(

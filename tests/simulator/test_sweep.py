@@ -317,6 +317,12 @@ def test_resume_reruns_only_missing(serial: tuple[Config, SweepResult], tmp_path
         if p.stem != lost:
             assert p.stat().st_mtime_ns == mtimes[p.name]  # the others were not rewritten
     pd.testing.assert_frame_equal(again.table, first.table)
+    result_path(root, lost).unlink()
+    listed = run_sweep(config, GRID, REPLICATES, root, progress=False, execute=False)
+    assert listed.executed == ()
+    assert listed.table.query("run_id == @lost")["status"].tolist() == ["missing"]
+    again = run_sweep(config, GRID, REPLICATES, root, progress=False)
+    assert again.executed == (lost,)
     # Nothing missing: nothing runs; --retry-failed reruns exactly the failed runs.
     assert run_sweep(config, GRID, REPLICATES, root, progress=False).executed == ()
     retried = run_sweep(config, GRID, REPLICATES, root, retry_failed=True, progress=False)
