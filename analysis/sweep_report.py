@@ -393,8 +393,9 @@ def write_sweep_report(
         if found:
             problems[name] = found
     n_out = int((~rej["inside"]).sum()) if not rej.empty else 0
-    what = "false-positive rates" if cfg.aa else "rejection rates"
-    headline = f"{n_runs} runs {status}; {what} outside the binomial band: {n_out}/{len(rej)}"
+    headline = f"{n_runs} runs {status}"
+    if cfg.aa:
+        headline += f"; false-positive rates outside the binomial band: {n_out}/{len(rej)}"
     if not cov.empty:
         headline += (
             f"; coverage {cov['coverage'].min():.0%}-{cov['coverage'].max():.0%} "
