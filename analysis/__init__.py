@@ -55,6 +55,15 @@ from analysis.schema import (
 from analysis.segments import segment_difference, segment_masks
 from analysis.sequential import SequentialConfig, SequentialResult, monitor, msprt
 from analysis.srm import SRMResult, srm_test
+from analysis.sweep_report import (
+    SweepReport,
+    SweepReportConfig,
+    clopper_pearson,
+    coverage_table,
+    lift_by_parameter,
+    rejection_table,
+    write_sweep_report,
+)
 from analysis.synthetic import SyntheticLogConfig, synthetic_log
 from analysis.ttest import WelchArrays, welch_from_stats, welch_from_values
 from analysis.twin import TrueEffect, twin_effects, twin_effects_from_runs
@@ -89,6 +98,8 @@ __all__ = [
     "SegmentDiffResult",
     "SequentialConfig",
     "SequentialResult",
+    "SweepReport",
+    "SweepReportConfig",
     "SyntheticLogConfig",
     "TrueEffect",
     "UAUCResult",
@@ -101,7 +112,9 @@ __all__ = [
     "build_report",
     "calibration",
     "check_figure_labels",
+    "clopper_pearson",
     "compare",
+    "coverage_table",
     "cumulative_lift_plot",
     "cuped_stats",
     "daily_user_metrics",
@@ -111,6 +124,7 @@ __all__ = [
     "holm",
     "infer_window",
     "item_exposure",
+    "lift_by_parameter",
     "lift_cells",
     "load_events",
     "log_loss",
@@ -122,6 +136,7 @@ __all__ = [
     "power_for_effect",
     "rank_frequency_plot",
     "ratio_stats",
+    "rejection_table",
     "rela_impr",
     "render_lift_table",
     "rerandomise",
@@ -138,4 +153,5 @@ __all__ = [
     "welch_from_stats",
     "welch_from_values",
     "write_report",
+    "write_sweep_report",
 ]

@@ -28,6 +28,17 @@ from simulator.noise import Noise
 from simulator.policies import OraclePolicy, PopularPolicy, RandomPolicy, make_policy
 from simulator.simulate import simulate_world
 from simulator.summary import WorldSummary, summarize_run
+from simulator.sweep import (
+    GridAxis,
+    RunSpec,
+    SweepError,
+    SweepSpec,
+    collect_table,
+    parse_grid,
+    plan_runs,
+    replicate_seeds,
+)
+from simulator.sweep_backends import BACKENDS, SweepResult, run_sweep
 from simulator.types import (
     EVENT_COLUMNS,
     USER_COLUMNS,
@@ -41,6 +52,7 @@ from simulator.types import (
 from simulator.world import World, WorldView
 
 __all__ = [
+    "BACKENDS",
     "EVENT_COLUMNS",
     "USER_COLUMNS",
     "AdasimError",
@@ -54,6 +66,7 @@ __all__ = [
     "FeedbackBatch",
     "FieldSpec",
     "FixedArm",
+    "GridAxis",
     "HashAssignment",
     "Noise",
     "ObservableWorld",
@@ -64,15 +77,24 @@ __all__ = [
     "Recommender",
     "RequestBatch",
     "RunLayout",
+    "RunSpec",
     "SimulateConfig",
     "SimulationError",
+    "SweepError",
+    "SweepResult",
+    "SweepSpec",
     "World",
     "WorldConfig",
     "WorldSummary",
     "WorldView",
+    "collect_table",
     "load_config",
     "make_policy",
+    "parse_grid",
+    "plan_runs",
+    "replicate_seeds",
     "run_experiment",
+    "run_sweep",
     "run_variant",
     "simulate_world",
     "summarize_run",

@@ -11,6 +11,17 @@ import pytest
 
 PUBLIC: dict[str, set[str]] = {
     "simulator": {
+        "BACKENDS",
+        "GridAxis",
+        "RunSpec",
+        "SweepError",
+        "SweepResult",
+        "SweepSpec",
+        "collect_table",
+        "parse_grid",
+        "plan_runs",
+        "replicate_seeds",
+        "run_sweep",
         "AdasimError",
         "ArmConfig",
         "Config",
@@ -127,6 +138,13 @@ PUBLIC: dict[str, set[str]] = {
         "torch_generator",
     },
     "analysis": {
+        "SweepReport",
+        "SweepReportConfig",
+        "clopper_pearson",
+        "coverage_table",
+        "lift_by_parameter",
+        "rejection_table",
+        "write_sweep_report",
         "ABConfig",
         "AnalysisError",
         "BiasResult",
