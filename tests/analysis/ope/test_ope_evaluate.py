@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import analysis.ope as ope
 from analysis.errors import SchemaError
 from analysis.ope import (
     LogColumns,
@@ -120,53 +119,6 @@ def test_missing_column_is_a_schema_error() -> None:
         evaluate_logs(log, dist, columns=LogColumns(action="item"))
     with pytest.raises(SchemaError, match="log has no column 'likes'"):
         evaluate_logs(log, dist, rewards=["likes"], reward_model=ShrunkMeanRewardModel())
-
-
-def test_public_names() -> None:
-    assert sorted(ope.__all__) == sorted(
-        [
-            "BanditFeedback",
-            "BaseOffPolicyEstimator",
-            "CrossFitPrediction",
-            "DirectMethod",
-            "DoublyRobust",
-            "DoublyRobustWithShrinkage",
-            "InverseProbabilityWeighting",
-            "LogColumns",
-            "OPEComparison",
-            "OPEComparisonTable",
-            "OPEEstimate",
-            "OPEResults",
-            "OverlapDiagnostics",
-            "PerDecisionImportanceSampling",
-            "ReferenceValue",
-            "RewardModel",
-            "RidgeRewardModel",
-            "RoundInputs",
-            "SelfNormalizedDoublyRobust",
-            "SelfNormalizedInverseProbabilityWeighting",
-            "SessionInputs",
-            "ShrunkMeanRewardModel",
-            "SparseActionDist",
-            "SwitchDoublyRobust",
-            "SyntheticBandit",
-            "bootstrap_column_means",
-            "bootstrap_interval",
-            "compare_with_references",
-            "cross_fit_predict",
-            "default_estimators",
-            "default_session_estimators",
-            "effective_sample_size",
-            "evaluate_logs",
-            "make_folds",
-            "overlap_diagnostics",
-            "percentile_interval",
-            "reduce_inputs",
-            "reduce_sessions",
-        ]
-    )
-    for name in ope.__all__:
-        assert hasattr(ope, name)
 
 
 def test_dense_action_dist_gives_the_same_as_sparse() -> None:
