@@ -6,4 +6,19 @@ A command module exposes ``add_parser(subparsers) -> argparse.ArgumentParser`` a
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import argparse
+
+
+def add_overrides_argument(parser: argparse.ArgumentParser, example: str) -> None:
+    """The repeatable ``--set KEY=VALUE`` option every config-reading command shares."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config value, e.g. --set {example} (repeatable)",
+    )
+
+
+__all__ = ["add_overrides_argument"]

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from simulator.commands import add_overrides_argument
+
 NAME = "run"
 DEFAULT_CONFIG = "configs/default.toml"
 
@@ -26,14 +28,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", help="run directory (default: runs/<config name>)")
     p.add_argument("--seed", type=int, help="overrides seed")
     p.add_argument("--workers", type=int, help="overrides experiment.workers")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set arms.treatment.k=3 (repeatable)",
-    )
+    add_overrides_argument(p, "arms.treatment.k=3")
     p.add_argument("--fresh", action="store_true", help="delete the run directory first")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return p

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from simulator.commands import add_overrides_argument
 from simulator.config import load_config
 
 NAME = "simulate"
@@ -28,14 +29,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, help="overrides simulate.days")
     p.add_argument("--seed", type=int, help="overrides seed")
     p.add_argument("--out", required=True, help="run directory to write")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set world.n_users=50000 (repeatable)",
-    )
+    add_overrides_argument(p, "world.n_users=50000")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from simulator.commands import add_overrides_argument
+
 NAME = "sweep"
 
 
@@ -37,14 +39,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="processes or local Ray CPUs")
     p.add_argument("--address", help="Ray cluster address (ray backend; none: start local)")
     p.add_argument("--out", help="sweep directory (default: runs/sweep_<config name>)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a base config value, e.g. --set seed=3 (repeatable)",
-    )
+    add_overrides_argument(p, "seed=3")
     p.add_argument("--retry-failed", action="store_true", help="rerun failed runs too")
     p.add_argument(
         "--prune", action="store_true", help="delete each run's logs and checkpoints when done"
