@@ -34,7 +34,7 @@ from analysis.ope._checks import (
     check_range,
     check_weight_bound,
 )
-from analysis.ope.bootstrap import BootstrapMethod, RandomState, bootstrap_interval
+from analysis.ope.bootstrap import BootstrapMethod, RandomState, estimate_with_interval
 from analysis.ope.diagnostics import DEFAULT_TINY_PSCORE, OverlapDiagnostics, overlap_diagnostics
 from analysis.ope.results import OPEEstimate
 from analysis.ope.sparse import SparseActionDist
@@ -344,26 +344,19 @@ class BaseOffPolicyEstimator(ABC):
     ) -> OPEEstimate:
         """:meth:`estimate_interval` on reduced inputs."""
         estimate = self.estimate_from_inputs(inputs)
-        low, high = bootstrap_interval(
+        return estimate_with_interval(
+            self.estimator_name,
+            estimate,
             self.round_columns(inputs),
             self.combine,
+            diagnostics=self.diagnostics(inputs, tiny_pscore),
+            level="round",
             alpha=alpha,
             n_bootstrap_samples=n_bootstrap_samples,
             random_state=random_state,
             method=method,
-        )
-        return OPEEstimate(
-            estimator=self.estimator_name,
-            estimate=estimate,
-            ci_lower=low,
-            ci_upper=high,
-            alpha=alpha,
-            n_bootstrap_samples=n_bootstrap_samples,
-            diagnostics=self.diagnostics(inputs, tiny_pscore),
-            reward=reward_name,
-            level="round",
+            reward_name=reward_name,
             cohort=cohort,
-            random_state=random_state if isinstance(random_state, int) else None,
         )
 
 

@@ -31,6 +31,8 @@ from numpy.typing import NDArray
 
 from analysis.errors import AnalysisError
 from analysis.ope._checks import check_alpha, check_positive_int
+from analysis.ope.diagnostics import OverlapDiagnostics
+from analysis.ope.results import Level, OPEEstimate
 
 BootstrapMethod = Literal["multinomial", "poisson"]
 RandomState = int | np.random.Generator | np.random.SeedSequence | None
@@ -141,3 +143,46 @@ def bootstrap_interval(
         means = bootstrap_column_means(columns, n_bootstrap_samples, random_state, method=method)
         estimates = combine(means)
     return percentile_interval(estimates, alpha)
+
+
+def estimate_with_interval(
+    estimator: str,
+    estimate: float,
+    columns: NDArray[np.float64],
+    combine: Callable[[NDArray[np.float64]], NDArray[np.float64]],
+    *,
+    diagnostics: OverlapDiagnostics,
+    level: Level,
+    alpha: float,
+    n_bootstrap_samples: int,
+    random_state: RandomState,
+    method: BootstrapMethod,
+    reward_name: str,
+    cohort: str,
+) -> OPEEstimate:
+    """An estimate with its percentile bootstrap interval of ``combine(column means)``.
+
+    The one place where round-level and session-level estimators turn their columns into
+    an :class:`~analysis.ope.results.OPEEstimate`.
+    """
+    low, high = bootstrap_interval(
+        columns,
+        combine,
+        alpha=alpha,
+        n_bootstrap_samples=n_bootstrap_samples,
+        random_state=random_state,
+        method=method,
+    )
+    return OPEEstimate(
+        estimator=estimator,
+        estimate=estimate,
+        ci_lower=low,
+        ci_upper=high,
+        alpha=alpha,
+        n_bootstrap_samples=n_bootstrap_samples,
+        diagnostics=diagnostics,
+        reward=reward_name,
+        level=level,
+        cohort=cohort,
+        random_state=random_state if isinstance(random_state, int) else None,
+    )

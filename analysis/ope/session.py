@@ -36,7 +36,7 @@ from analysis.ope._checks import (
     check_weight_bound,
 )
 from analysis.ope.base import ActionDist, reduce_inputs
-from analysis.ope.bootstrap import BootstrapMethod, RandomState, bootstrap_interval
+from analysis.ope.bootstrap import BootstrapMethod, RandomState, estimate_with_interval
 from analysis.ope.diagnostics import DEFAULT_TINY_PSCORE, OverlapDiagnostics, overlap_diagnostics
 from analysis.ope.results import OPEEstimate
 
@@ -301,24 +301,17 @@ class PerDecisionImportanceSampling:
         cols = self.session_columns(inputs)
         with np.errstate(divide="ignore", invalid="ignore"):
             estimate = float(self.combine(cols.mean(axis=0)))
-        low, high = bootstrap_interval(
+        return estimate_with_interval(
+            self.estimator_name,
+            estimate,
             cols,
             self.combine,
+            diagnostics=self.diagnostics(inputs, tiny_pscore),
+            level="session",
             alpha=alpha,
             n_bootstrap_samples=n_bootstrap_samples,
             random_state=random_state,
             method=method,
-        )
-        return OPEEstimate(
-            estimator=self.estimator_name,
-            estimate=estimate,
-            ci_lower=low,
-            ci_upper=high,
-            alpha=alpha,
-            n_bootstrap_samples=n_bootstrap_samples,
-            diagnostics=self.diagnostics(inputs, tiny_pscore),
-            reward=reward_name,
-            level="session",
+            reward_name=reward_name,
             cohort=cohort,
-            random_state=random_state if isinstance(random_state, int) else None,
         )
