@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.abtest import ABConfig, analyze_experiment
-from analysis.lift_table import lift_cells, render_lift_table
+from analysis.lift_table import N_CELLS, joint_lifts, lift_cells, render_lift_table
 from analysis.metrics import MetricsWindow, load_events, user_metrics
 from analysis.report import ReportConfig, ReportSection, build_report
 from analysis.schema import REQUIRED_EVENT_COLUMNS
@@ -56,6 +56,14 @@ def _training_rows(layout: RunLayout) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+TABLE_LEGEND = (
+    "[ ]: {level:g}% interval of each cell; *: significant after Holm over all the report's "
+    "tests; joint: simultaneous {level:g}% intervals over the {n} cells (Bonferroni, each "
+    "at alpha {alpha:g}/{n}); true: the twin's true lift."
+)
+"""Printed under the table: what each part of a cell means."""
 
 
 def _ab_config(config: Config, treatment: str) -> ABConfig:
@@ -126,25 +134,26 @@ def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
     ab = _ab_config(config, treatment)
     others = [a for a in config.arms if a not in (control, treatment)]
     other_cells: dict[str, list[dict[str, Any]]] = {}
-    if others:
-        per_user = user_metrics(
-            load_events(layout.root / "events", columns=list(REQUIRED_EVENT_COLUMNS)),
-            pd.read_parquet(layout.root / "users.parquet"),
-            window,
-        )
-        for arm in others:
-            pair = per_user[per_user["arm"].isin([control, arm])]
-            effects = analyze_experiment(pair, config=_ab_config(config, arm)).effects
-            cells = lift_cells(effects)
-            other_cells[arm] = cells.to_dicts()
-            sections.append(
-                ReportSection(
-                    f"{arm} vs {control}",
-                    text=render_lift_table(cells, markdown=True),
-                    table=effects.to_pandas(),
-                    key=f"arm_{arm}",
-                )
+    per_user = user_metrics(
+        load_events(layout.root / "events", columns=list(REQUIRED_EVENT_COLUMNS)),
+        pd.read_parquet(layout.root / "users.parquet"),
+        window,
+    )
+    joint = joint_lifts(per_user[per_user["arm"].isin([control, treatment])], ab)
+    for arm in others:
+        pair = per_user[per_user["arm"].isin([control, arm])]
+        arm_ab = _ab_config(config, arm)
+        effects = analyze_experiment(pair, config=arm_ab).effects
+        cells = lift_cells(effects, joint=joint_lifts(pair, arm_ab))
+        other_cells[arm] = cells.to_dicts()
+        sections.append(
+            ReportSection(
+                f"{arm} vs {control}",
+                text=render_lift_table(cells, markdown=True),
+                table=effects.to_pandas(),
+                key=f"arm_{arm}",
             )
+        )
     report = build_report(
         layout.root,
         config=ReportConfig(
@@ -155,8 +164,10 @@ def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
         ),
         extra_sections=sections,
     )
-    cells = lift_cells(report.analysis.effects, truth)
-    table = render_lift_table(cells)
+    cells = lift_cells(report.analysis.effects, truth, joint)
+    table = render_lift_table(cells) + "\n" + TABLE_LEGEND.format(
+        alpha=ab.alpha, level=100 * (1 - ab.alpha), n=N_CELLS
+    )
     summary = json.loads(report.summary.read_text())
     summary["lift_table"] = cells.to_dicts()
     if other_cells:
