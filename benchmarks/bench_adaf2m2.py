@@ -9,7 +9,12 @@ interleaved round by round so that machine load hits every variant alike:
   unmasked forward plus ``k`` masked copies through ``head`` in one call, so the expected
   cost is about ``1 + k`` head forwards (minus the shared embedding lookup);
 - **serving**: ``predict(batch)`` under ``torch.no_grad()`` on a batch of 1024 candidates;
-  target for AdaF²M² (base + adapter): at most 1.10x the bare model.
+  target for AdaF²M² (base + adapter): at most 1.10x the bare model. Two smaller adapters
+  are timed beside the default one (hidden ``(64, 32)``), serving only: ``adaf2m2_h16``
+  (one hidden layer of 16) and ``adaf2m2_linear`` (no hidden layer:
+  ``w = sigmoid(W [r_ID, r_norm, r_count] + b)``, the cheapest adapter of the paper's
+  form). The linear one is the floor: if even it costs more than 10% of a base model's
+  serving, no adapter of that form can meet the target on that model.
 
 Medians over rounds are reported, and ratios are medians of per-round ratios. Prints a
 table and writes ``benchmarks/results/bench_adaf2m2.json``.
@@ -23,6 +28,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import statistics
@@ -40,6 +46,8 @@ from adaf2m2.protocol import COUNT_COLUMNS, FeatureBatch
 from adaf2m2.toy import TOY_VOCAB, ToyModel, make_toy_batch
 
 FRAMEWORKS = ("none", "adaf2m2", "mask_only", "adapter_only", "ssl_mask")
+# Serving-only variants: AdaF²M² with smaller adapters (name -> adapter_hidden).
+SMALLER_ADAPTERS: dict[str, tuple[int, ...]] = {"adaf2m2_h16": (16,), "adaf2m2_linear": ()}
 RESULT = Path(__file__).parent / "results" / "bench_adaf2m2.json"
 
 
@@ -112,6 +120,10 @@ def bench_model(
     train_b = make_batch(train_batch, 1)
     serve_b = make_batch(serve_batch, 2)
     fws = {name: build_framework(name, make_model(), config, rng=0) for name in FRAMEWORKS}
+    for name, hidden in SMALLER_ADAPTERS.items():
+        small = dataclasses.replace(config, adapter_hidden=hidden)
+        fws[name] = build_framework("adaf2m2", make_model(), small, rng=0)
+    serve_names = FRAMEWORKS + tuple(SMALLER_ADAPTERS)
     opts = {name: torch.optim.Adam(fw.parameters(), lr=1e-3) for name, fw in fws.items()}
 
     def train_step(name: str) -> Callable[[], None]:
@@ -135,25 +147,29 @@ def bench_model(
 
     for name in FRAMEWORKS:  # warm-up
         train_step(name)()
+    for name in serve_names:
         serve(name)()
     train_t: dict[str, list[float]] = {n: [] for n in FRAMEWORKS}
-    serve_t: dict[str, list[float]] = {n: [] for n in FRAMEWORKS}
+    serve_t: dict[str, list[float]] = {n: [] for n in serve_names}
     for r in range(rounds):
         order = FRAMEWORKS if r % 2 == 0 else FRAMEWORKS[::-1]  # alternate to cancel drift
         for name in order:
             train_t[name].append(_time(train_step(name), inner))
+        for name in serve_names if r % 2 == 0 else serve_names[::-1]:
             serve_t[name].append(_time(serve(name), inner * 4))
     out: dict[str, Any] = {}
-    for name in FRAMEWORKS:
-        tr = [a / b for a, b in zip(train_t[name], train_t["none"], strict=True)]
+    for name in serve_names:
         sv = [a / b for a, b in zip(serve_t[name], serve_t["none"], strict=True)]
-        out[name] = {
-            "train_step_ms": 1e3 * statistics.median(train_t[name]),
+        row: dict[str, Any] = {
             "serve_ms": 1e3 * statistics.median(serve_t[name]),
-            "train_ratio": statistics.median(tr),
             "serve_ratio": statistics.median(sv),
             "serve_ratio_q25_q75": [float(np.quantile(sv, 0.25)), float(np.quantile(sv, 0.75))],
         }
+        if name in train_t:
+            tr = [a / b for a, b in zip(train_t[name], train_t["none"], strict=True)]
+            row["train_step_ms"] = 1e3 * statistics.median(train_t[name])
+            row["train_ratio"] = statistics.median(tr)
+        out[name] = row
     return out
 
 
@@ -180,7 +196,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     except ImportError as exc:  # agents/models not available: toy model only
         missing.append(f"agents.models: {exc}")
     results: dict[str, Any] = {}
-    header = f"{'model':<12} {'framework':<13} {'train ms':>9} {'train x':>8} {'serve ms':>9} {'serve x':>8}"
+    header = f"{'model':<12} {'framework':<15} {'train ms':>9} {'train x':>8} {'serve ms':>9} {'serve x':>8}"
     print(header)
     print("-" * len(header))
     for model in wanted:
@@ -198,12 +214,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             args.inner,
         )
         results[model] = res
-        for fw in FRAMEWORKS:
-            r = res[fw]
-            print(
-                f"{model:<12} {fw:<13} {r['train_step_ms']:>9.2f} {r['train_ratio']:>7.2f}x "
-                f"{r['serve_ms']:>9.2f} {r['serve_ratio']:>7.2f}x"
+        for fw, r in res.items():
+            train = (
+                f"{r['train_step_ms']:>9.2f} {r['train_ratio']:>7.2f}x"
+                if "train_ratio" in r
+                else f"{'':>9} {'':>8}"
             )
+            print(f"{model:<12} {fw:<15} {train} {r['serve_ms']:>9.2f} {r['serve_ratio']:>7.2f}x")
     payload = {
         "benchmark": "bench_adaf2m2",
         "config": {
