@@ -18,8 +18,22 @@ from analysis.figures import (
     rank_frequency_plot,
     save_figure,
 )
+from analysis.group_sequential import (
+    alpha_spent,
+    boundaries_from_spending,
+    brownian_correlation,
+    classical_boundaries,
+    classical_constant,
+    repeated_ci,
+    spending_boundaries,
+)
 from analysis.harness import HarnessResult, PeekingResult, aa_peeking, binomial_band, rerandomise
 from analysis.lift_table import LiftCell, lift_cells, render_lift_table
+from analysis.look_covariance import (
+    log_ratio_correlation,
+    look_covariance,
+    look_covariance_columns,
+)
 from analysis.metrics import (
     DailyTable,
     MetricsWindow,
@@ -53,7 +67,13 @@ from analysis.schema import (
     metric_by_name,
 )
 from analysis.segments import segment_difference, segment_masks
-from analysis.sequential import SequentialConfig, SequentialResult, monitor, msprt
+from analysis.sequential import (
+    SequentialConfig,
+    SequentialResult,
+    group_sequential_relative,
+    monitor,
+    msprt,
+)
 from analysis.srm import SRMResult, srm_test
 from analysis.sweep_report import (
     SweepReport,
@@ -106,12 +126,17 @@ __all__ = [
     "WelchArrays",
     "aa_peeking",
     "adjust_pvalues",
+    "alpha_spent",
     "analyze_experiment",
     "benjamini_hochberg",
     "binomial_band",
+    "boundaries_from_spending",
+    "brownian_correlation",
     "build_report",
     "calibration",
     "check_figure_labels",
+    "classical_boundaries",
+    "classical_constant",
     "clopper_pearson",
     "compare",
     "coverage_table",
@@ -121,6 +146,7 @@ __all__ = [
     "exposure_bias",
     "forest_plot",
     "gini",
+    "group_sequential_relative",
     "holm",
     "infer_window",
     "item_exposure",
@@ -128,6 +154,9 @@ __all__ = [
     "lift_cells",
     "load_events",
     "log_loss",
+    "log_ratio_correlation",
+    "look_covariance",
+    "look_covariance_columns",
     "mde",
     "mde_from_pre_period",
     "metric_by_name",
@@ -139,11 +168,13 @@ __all__ = [
     "rejection_table",
     "rela_impr",
     "render_lift_table",
+    "repeated_ci",
     "rerandomise",
     "roc_auc",
     "save_figure",
     "segment_difference",
     "segment_masks",
+    "spending_boundaries",
     "srm_test",
     "synthetic_log",
     "twin_effects",

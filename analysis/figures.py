@@ -78,7 +78,11 @@ def cumulative_lift_plot(
     units: Mapping[str, str] | None = None,
     segment: str = "all",
 ) -> Figure:
-    """Cumulative daily relative lift with always-valid and naive intervals, one panel per metric.
+    """Cumulative daily relative lift with its intervals, one panel per metric.
+
+    Draws the always-valid (mSPRT) band, the group-sequential repeated confidence
+    interval (dashed; omitted on days whose boundary is infinite) and the fixed-horizon
+    interval (dotted).
 
     Args:
         sequence: Results of ``analysis.sequential.monitor``.
@@ -109,6 +113,9 @@ def cumulative_lift_plot(
         ax.fill_between(
             day, _finite(lo, eff), _finite(hi, eff), alpha=0.25, label="always-valid CI (mSPRT)"
         )
+        glo, ghi = _repeated_ci_percent(mr)
+        ax.plot(day, glo, "--", color="tab:red", linewidth=1, label="group-sequential CI")
+        ax.plot(day, ghi, "--", color="tab:red", linewidth=1)
         ax.plot(day, nlo, ":", color="black", linewidth=1, label="fixed-horizon CI")
         ax.plot(day, nhi, ":", color="black", linewidth=1)
         ax.plot(day, eff, "-o", markersize=3, label="relative lift")
@@ -120,9 +127,19 @@ def cumulative_lift_plot(
         ax.legend(fontsize="small")
     for k in range(n, nrows * cols):
         axes[k // cols][k % cols].set_visible(False)
-    fig.suptitle("Cumulative daily lift with always-valid (mSPRT) intervals")
+    fig.suptitle("Cumulative daily lift with always-valid (mSPRT) and group-sequential intervals")
     fig.tight_layout()
     return fig
+
+
+def _repeated_ci_percent(
+    rows: list[SequentialResult],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    # Days that spend no alpha have an unbounded interval: leave a gap (NaN) there.
+    finite = np.array([np.isfinite(r.gst_boundary) for r in rows])
+    lo = 100 * np.array([r.gst_rel_ci_lower for r in rows])
+    hi = 100 * np.array([r.gst_rel_ci_upper for r in rows])
+    return np.where(finite, lo, np.nan), np.where(finite, hi, np.nan)
 
 
 def _finite(bound: NDArray[np.float64], centre: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -30,11 +30,17 @@ from numpy.typing import NDArray
 from analysis.abtest import cuped_covariates, needed_columns
 from analysis.cuped import cuped_stats
 from analysis.errors import AnalysisError
+from analysis.group_sequential import DEFAULT_N_DRAWS, SpendingFunction, check_spending
+from analysis.look_covariance import (
+    log_ratio_correlation,
+    look_covariance,
+    look_covariance_columns,
+)
 from analysis.metrics import DailyTable
 from analysis.moments import Moments
 from analysis.results import ResultCollection
 from analysis.schema import MetricDef, metric_by_name
-from analysis.sequential import sequential_relative
+from analysis.sequential import calendar_fraction, group_sequential_relative, sequential_relative
 from analysis.ttest import RelCI, WelchArrays, welch_from_stats
 
 FloatArray = NDArray[np.float64]
@@ -275,7 +281,7 @@ def rerandomise(
 
 @dataclass(frozen=True)
 class PeekingResult:
-    """A/A false-positive rate when looking every day, naive versus always-valid.
+    """A/A false-positive rate when looking every day: naive, always-valid, group-sequential.
 
     Attributes:
         metric: Metric name (a per-user count, cumulated daily).
@@ -290,6 +296,10 @@ class PeekingResult:
         band_lower: Lower end of the 99% binomial band of ``alpha``.
         band_upper: Upper end.
         seed: Root seed (``None`` if a generator was passed).
+        gst_fpr: Share of rounds where the group-sequential test (Lan-DeMets spending by
+            calendar fraction, each round's own estimated look correlation) rejected at
+            some look.
+        spending: Spending function of the group-sequential test.
     """
 
     metric: str
@@ -303,6 +313,8 @@ class PeekingResult:
     band_lower: float
     band_upper: float
     seed: int | None
+    gst_fpr: float = float("nan")
+    spending: str = "obrien_fleming"
 
 
 def aa_peeking(
@@ -313,13 +325,19 @@ def aa_peeking(
     alpha: float = 0.05,
     rel_tau: float = 0.05,
     treatment_share: float = 0.5,
+    spending: SpendingFunction = "obrien_fleming",
+    n_draws: int = DEFAULT_N_DRAWS,
     rng: int | np.random.Generator | np.random.SeedSequence | None = None,
     chunk: int = 250,
 ) -> PeekingResult:
     """Daily-peeking A/A: re-randomise users, look every day at the cumulative metric.
 
-    Uses the same Welch and mSPRT code as :func:`analysis.sequential.monitor`, vectorised
-    over rounds (one matrix product per chunk of rounds).
+    Uses the same Welch, mSPRT and group-sequential code as
+    :func:`analysis.sequential.monitor`, vectorised over rounds (one matrix product per
+    chunk of rounds). The group-sequential test of each round uses that round's own
+    estimated look correlation (:mod:`analysis.look_covariance`: the per-arm sums are
+    ``assignment @ look_covariance_columns``), so each round is analysed exactly as
+    ``monitor`` would analyse it.
 
     Args:
         daily: Per-user daily counts.
@@ -328,6 +346,8 @@ def aa_peeking(
         alpha: Level.
         rel_tau: Mixing scale of the mSPRT (relative lift).
         treatment_share: Probability of treatment.
+        spending: Spending function of the group-sequential test.
+        n_draws: Monte-Carlo paths of each round's boundary computation.
         rng: Seed or generator.
         chunk: Rounds per matrix product.
 
@@ -336,6 +356,7 @@ def aa_peeking(
     """
     if n_rounds < 1:
         raise AnalysisError(f"n_rounds == {n_rounds}, must be >= 1")
+    check_spending(spending)
     seed = rng if isinstance(rng, int) else None
     gen = np.random.default_rng(rng)
     cum = daily.cumulative(metric)
@@ -345,8 +366,10 @@ def aa_peeking(
     mu = (cum * present).sum(axis=0) / np.maximum(n_tot, 1)
     cc = (cum - mu) * present  # centred among present users; absent users stay 0
     s1_tot, s2_tot = cc.sum(axis=0), (cc**2).sum(axis=0)
-    n = cum.shape[0]
-    naive_any, seq_any, final = [], [], []
+    look_columns = look_covariance_columns(cum, present.astype(bool))
+    look_columns_tot = look_columns.sum(axis=0)
+    n, n_days = cum.shape
+    naive_any, seq_any, gst_any, final = [], [], [], []
     for start in range(0, n_rounds, chunk):
         a = (gen.random((min(chunk, n_rounds - start), n)) < treatment_share).astype(np.float64)
         nt = a @ present
@@ -379,8 +402,29 @@ def aa_peeking(
             rel_tau,
             alpha,
         )
+        sums_t = a @ look_columns
+        corr = log_ratio_correlation(
+            look_covariance(look_columns_tot - sums_t, n_days),
+            mc,
+            look_covariance(sums_t, n_days),
+            mt,
+        )[:, looks][:, :, looks]
+        _, gst_reject, _, _ = group_sequential_relative(
+            mc[:, looks],
+            vc[:, looks],
+            nc[:, looks],
+            mt[:, looks],
+            vt[:, looks],
+            nt[:, looks],
+            corr,
+            calendar_fraction(daily.days[looks] - daily.days[0], n_days),
+            alpha,
+            spending,
+            n_draws=n_draws,
+        )
         naive_any.append(np.any(w.pvalue < alpha, axis=1))
         seq_any.append(p_seq[:, -1] < alpha)
+        gst_any.append(gst_reject[:, -1])
         final.append(w.pvalue[:, -1] < alpha)
     band = binomial_band(n_rounds, alpha)
     return PeekingResult(
@@ -395,6 +439,8 @@ def aa_peeking(
         band_lower=band[0],
         band_upper=band[1],
         seed=seed,
+        gst_fpr=float(np.mean(np.concatenate(gst_any))),
+        spending=spending,
     )
 
 

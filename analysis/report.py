@@ -279,7 +279,10 @@ def write_report(
         (
             "Daily cumulative monitoring",
             "Always-valid (mSPRT) p-values and intervals may be "
-            "checked every day; the fixed-horizon ones may not.",
+            "checked every day; the fixed-horizon ones may not. The group-sequential "
+            "test (Lan-DeMets spending over the window's days, look correlation estimated "
+            "from the users) rejects once |log ratio| / se reaches gst_boundary; its "
+            "repeated intervals are drawn in the cumulative-lift figure.",
             sequence,
             _SEQ_COLUMNS,
         ),
@@ -355,6 +358,8 @@ _SEQ_COLUMNS = [
     "effect_size_ci_upper",
     "pvalue",
     "naive_pvalue",
+    "gst_boundary",
+    "gst_reject",
     "n_control",
     "n_treatment",
 ]

@@ -1,4 +1,4 @@
-"""Daily cumulative monitoring with always-valid p-values and intervals (mSPRT).
+"""Daily cumulative monitoring: always-valid mSPRT and a group-sequential test.
 
 Looking at a fixed-horizon test every day and stopping at the first ``p < alpha``
 inflates false positives far above ``alpha``. The mixture sequential probability ratio
@@ -37,6 +37,15 @@ independent increments, so validity is approximate; the slow Monte-Carlo test
 (``tests/statistical/test_sequential_peeking.py``) measures the daily-peeking
 false-positive rate against the naive daily t-test.
 
+With a fixed number of planned daily looks the mSPRT is conservative. ``monitor`` also
+runs a **group-sequential test** on the same log ratio: Lan-DeMets alpha spending by
+calendar fraction over the window's days (:mod:`analysis.group_sequential`), with
+boundaries computed for the looks' correlation estimated from the per-user data
+(:mod:`analysis.look_covariance`), and repeated confidence intervals ``exp(d_k -/+ c_k
+sqrt(V_k)) - 1``. It spends exactly ``alpha`` over the planned looks, so its daily-peeking
+false-positive rate is ``alpha`` rather than below it; it is valid only for the planned
+window (looking after the last day, or re-planning the window, is not covered).
+
 References:
     Johari, R., Koomen, P., Pekelis, L., Walsh, D. (2017). Peeking at A/B Tests: Why it
     matters, and what to do about it. KDD 2017.
@@ -48,6 +57,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -55,6 +65,19 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from analysis.errors import AnalysisError, InsufficientDataError
+from analysis.group_sequential import (
+    DEFAULT_N_DRAWS,
+    SpendingFunction,
+    boundary_crossed,
+    check_spending,
+    repeated_ci,
+    spending_boundaries,
+)
+from analysis.look_covariance import (
+    log_ratio_correlation,
+    look_covariance,
+    look_covariance_columns,
+)
 from analysis.metrics import DailyTable
 from analysis.results import ResultCollection
 from analysis.schema import MetricDef, metric_by_name
@@ -73,18 +96,22 @@ class SequentialConfig:
         rel_tau: Standard deviation of the mixing distribution, as a relative lift.
         control: Control arm name.
         treatment: Treatment arm name.
+        spending: Lan-DeMets spending function of the group-sequential test
+            (``"obrien_fleming"``, ``"pocock"`` or ``"linear"``).
     """
 
     alpha: float = 0.05
     rel_tau: float = 0.05
     control: str = "control"
     treatment: str = "treatment"
+    spending: SpendingFunction = "obrien_fleming"
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
             raise AnalysisError(f"alpha == {self.alpha!r}, must be in (0, 1)")
         if not self.rel_tau > 0:
             raise AnalysisError(f"rel_tau == {self.rel_tau!r}, must be > 0")
+        check_spending(self.spending, "SequentialConfig.spending")
 
 
 @dataclass(frozen=True)
@@ -113,6 +140,13 @@ class SequentialResult:
         naive_rel_ci_upper: Fixed-horizon upper bound of the relative lift.
         alpha: Level.
         tau: Mixing standard deviation used at this look, in the metric's units.
+        gst_boundary: Group-sequential boundary ``c_k`` of ``|log ratio| / se`` at this
+            look (Lan-DeMets spending by calendar fraction, estimated look correlation;
+            ``inf`` where the look spends no alpha).
+        gst_reject: The group-sequential test has rejected at or before this look.
+        gst_rel_ci_lower: Repeated confidence interval of the relative lift, lower bound
+            (``exp(d_k - c_k sqrt(V_k)) - 1``; -1 where the boundary is infinite).
+        gst_rel_ci_upper: Upper counterpart (``inf`` where the boundary is infinite).
     """
 
     metric: str
@@ -136,6 +170,10 @@ class SequentialResult:
     naive_rel_ci_upper: float
     alpha: float
     tau: float
+    gst_boundary: float = math.nan
+    gst_reject: bool = False
+    gst_rel_ci_lower: float = math.nan
+    gst_rel_ci_upper: float = math.nan
 
 
 def msprt(
@@ -187,6 +225,32 @@ def msprt(
     return p, lo, hi
 
 
+def log_ratio_estimates(
+    mean_c: ArrayLike,
+    var_c: ArrayLike,
+    n_c: ArrayLike,
+    mean_t: ArrayLike,
+    var_t: ArrayLike,
+    n_t: ArrayLike,
+) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+    """Log ratio of means and its delta variance at each look.
+
+    Returns:
+        ``(d, v, valid)``: ``d = log(m_t / m_c)`` and ``v = v_t / (n_t m_t^2) + v_c / (n_c
+        m_c^2)`` where both means are positive (``valid``); elsewhere ``d = 0`` and ``v =
+        1e300`` (no information: no test rejects there, intervals are unbounded).
+    """
+    mc, vc, nc, mt, vt, nt = (
+        np.asarray(a, dtype=np.float64) for a in (mean_c, var_c, n_c, mean_t, var_t, n_t)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        valid = (mc > 0) & (mt > 0)
+        d = np.where(valid, np.log(np.where(valid, mt / mc, 1.0)), 0.0)
+        v = np.where(valid, vc / (nc * mc**2) + vt / (nt * mt**2), np.inf)
+    v = np.where(np.isfinite(v), v, 1e300)
+    return d, v, valid
+
+
 def sequential_relative(
     mean_c: ArrayLike,
     var_c: ArrayLike,
@@ -205,18 +269,83 @@ def sequential_relative(
         ``(pvalue, rel_ci_lower, rel_ci_upper)``: always-valid p-value (running minimum)
         and each look's always-valid interval of ``m_t / m_c - 1``.
     """
-    mc, vc, nc, mt, vt, nt = (
-        np.asarray(a, dtype=np.float64) for a in (mean_c, var_c, n_c, mean_t, var_t, n_t)
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        valid = (mc > 0) & (mt > 0)
-        d = np.where(valid, np.log(np.where(valid, mt / mc, 1.0)), 0.0)
-        v = np.where(valid, vc / (nc * mc**2) + vt / (nt * mt**2), np.inf)
-    v = np.where(np.isfinite(v), v, 1e300)  # no information: Lambda -> 1, interval unbounded
+    d, v, valid = log_ratio_estimates(mean_c, var_c, n_c, mean_t, var_t, n_t)
     p, lo, hi = msprt(d, v, rel_tau, alpha, intersect=False)
     lo = np.where(valid, np.expm1(lo), np.nan)
     hi = np.where(valid, np.expm1(hi), np.nan)
     return p, lo, hi
+
+
+def calendar_fraction(days: ArrayLike, n_planned: int) -> FloatArray:
+    """Calendar fraction of each look: ``(day - first planned day + 1) / n_planned``.
+
+    The daily table's window is taken as the planned experiment: its first day is day 1
+    of ``n_planned`` days, so the last day of the window spends all of ``alpha``.
+
+    Args:
+        days: ``(K,)`` days of the looks, as offsets from the window's first day (so the
+            window's first day is 0).
+        n_planned: Days in the planned experiment (the window's length).
+
+    Returns:
+        ``(K,)`` fractions in ``(0, 1]``.
+
+    Example:
+        >>> calendar_fraction([0, 1, 3], 4).tolist()
+        [0.25, 0.5, 1.0]
+    """
+    return (np.asarray(days, dtype=np.float64) + 1) / n_planned
+
+
+def group_sequential_relative(
+    mean_c: ArrayLike,
+    var_c: ArrayLike,
+    n_c: ArrayLike,
+    mean_t: ArrayLike,
+    var_t: ArrayLike,
+    n_t: ArrayLike,
+    correlation: ArrayLike,
+    fraction: ArrayLike,
+    alpha: float = 0.05,
+    spending: SpendingFunction = "obrien_fleming",
+    *,
+    n_draws: int = DEFAULT_N_DRAWS,
+) -> tuple[FloatArray, NDArray[np.bool_], FloatArray, FloatArray]:
+    """Group-sequential test of the log ratio of means along the last axis (the looks).
+
+    ``Z_k = d_k / sqrt(V_k)`` (:func:`log_ratio_estimates`) is compared with the
+    Lan-DeMets boundaries for the given look correlation
+    (:func:`analysis.group_sequential.spending_boundaries`).
+
+    Args:
+        mean_c: ``(..., K)`` control means at each look (``var_c``, ``n_c`` likewise).
+        var_c: Control variances (ddof=1).
+        n_c: Control counts.
+        mean_t: Treatment means.
+        var_t: Treatment variances.
+        n_t: Treatment counts.
+        correlation: ``(K, K)`` or ``(B, K, K)`` correlation of the looks' log ratios
+            (:func:`analysis.look_covariance.log_ratio_correlation`).
+        fraction: ``(K,)`` calendar or information fractions of the looks.
+        alpha: Total two-sided level.
+        spending: Spending function.
+        n_draws: Monte-Carlo paths of the boundary computation.
+
+    Returns:
+        ``(boundary, reject, rel_ci_lower, rel_ci_upper)``, each ``(..., K)``: the
+        boundaries ``c_k``, whether the test has rejected at or before each look, and the
+        repeated confidence interval of ``m_t / m_c - 1`` (``exp(d_k -/+ c_k sqrt(V_k)) -
+        1``; ``nan`` where a mean is not positive).
+    """
+    d, v, valid = log_ratio_estimates(mean_c, var_c, n_c, mean_t, var_t, n_t)
+    boundary = spending_boundaries(correlation, fraction, alpha, spending, n_draws=n_draws)
+    boundary = np.broadcast_to(boundary, d.shape)
+    reject = boundary_crossed(d, v, boundary)
+    lo, hi = repeated_ci(d, v, boundary)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lo = np.where(valid, np.expm1(lo), np.nan)
+        hi = np.where(valid, np.expm1(hi), np.nan)
+    return np.asarray(boundary, dtype=np.float64), reject, lo, hi
 
 
 def cumulative_arm_stats(
@@ -251,11 +380,16 @@ def monitor(
     config: SequentialConfig | None = None,
     segments: tuple[str, ...] = ("all",),
 ) -> ResultCollection[SequentialResult]:
-    """Cumulative daily comparison with always-valid and naive p-values and intervals.
+    """Cumulative daily comparison: always-valid, group-sequential and naive inference.
 
     Each look ``k`` uses every assigned user registered by day ``k`` with the metric
     accumulated from the window start through day ``k`` (zeros when inactive). Ratio
     metrics use the delta method on the cumulative numerator and denominator.
+
+    The group-sequential test treats the table's window as the planned experiment: it
+    spends ``alpha`` by calendar fraction (:func:`calendar_fraction`) over the window's
+    days, with the looks' correlation estimated from the same users
+    (:mod:`analysis.look_covariance`).
 
     Args:
         daily: Per-user daily counts (``analysis.metrics.daily_user_metrics``).
@@ -281,10 +415,10 @@ def monitor(
         present = reg[sel][:, None] <= daily.days[None, :]
         for mdef in defs:
             num = daily.cumulative(mdef.numer)[sel]
-            if mdef.denom is None:
+            den = None if mdef.denom is None else daily.cumulative(mdef.denom)[sel]
+            if den is None:
                 mc, vc, nc, mt, vt, nt = cumulative_arm_stats(num, treat, present)
             else:
-                den = daily.cumulative(mdef.denom)[sel]
                 mc, vc, nc, mt, vt, nt = _ratio_arm_stats(num, den, treat, present)
             ok = (nc >= 2) & (nt >= 2) & np.isfinite(mc) & np.isfinite(mt)
             if not ok.any():
@@ -302,6 +436,19 @@ def monitor(
             pooled = (mc[idx] * nc[idx] + mt[idx] * nt[idx]) / (nc[idx] + nt[idx])
             tau = cfg.rel_tau * np.maximum(np.abs(pooled), 1e-12)
             _, lo, hi = msprt(w.effect_size, w.se**2, tau, cfg.alpha, intersect=False)
+            corr = _look_correlation(num, den, treat, present, mc, mt)[np.ix_(idx, idx)]
+            gst_c, gst_reject, glo, ghi = group_sequential_relative(
+                mc[idx],
+                vc[idx],
+                nc[idx],
+                mt[idx],
+                vt[idx],
+                nt[idx],
+                corr,
+                calendar_fraction(daily.days[idx] - daily.days[0], len(daily.days)),
+                cfg.alpha,
+                cfg.spending,
+            )
             for j, k in enumerate(idx):
                 records.append(
                     SequentialResult(
@@ -326,9 +473,15 @@ def monitor(
                         naive_rel_ci_upper=float(w.rel_effect_size_ci_upper[j]),
                         alpha=cfg.alpha,
                         tau=float(tau[j]),
+                        gst_boundary=float(gst_c[j]),
+                        gst_reject=bool(gst_reject[j]),
+                        gst_rel_ci_lower=float(glo[j]),
+                        gst_rel_ci_upper=float(ghi[j]),
                     )
                 )
-    return ResultCollection(records, "Cumulative daily monitoring (mSPRT)")
+    return ResultCollection(
+        records, f"Cumulative daily monitoring (mSPRT; group-sequential, {cfg.spending} spending)"
+    )
 
 
 def _ratio_arm_stats(
@@ -338,22 +491,52 @@ def _ratio_arm_stats(
     out = []
     for arm in (~treat, treat):
         w = present & arm[:, None]
-        n = w.sum(axis=0).astype(np.float64)
+        r, lin, n = _ratio_linearised(num, den, w)
         with np.errstate(divide="ignore", invalid="ignore"):
-            my = np.where(w, num, 0.0).sum(axis=0) / n
-            mz = np.where(w, den, 0.0).sum(axis=0) / n
-            r = my / mz
-            # Linearised per-user values (y - r z) / mean(z): their variance is the delta one.
-            lin = np.where(w, (num - r * den) / mz, 0.0)
             var = (lin**2).sum(axis=0) / (n - 1)
         out += [r, var, n]
     return out[0], out[1], out[2], out[3], out[4], out[5]
 
 
+def _ratio_linearised(
+    num: FloatArray, den: FloatArray, weight: NDArray[np.bool_]
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per-day ratio, linearised per-user values and count over the rows in ``weight``."""
+    n = weight.sum(axis=0).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        my = np.where(weight, num, 0.0).sum(axis=0) / n
+        mz = np.where(weight, den, 0.0).sum(axis=0) / n
+        r = my / mz
+        # Linearised per-user values (y - r z) / mean(z): their variance is the delta one.
+        lin = np.where(weight, (num - r * den) / mz, 0.0)
+    return r, lin, n
+
+
+def _look_correlation(
+    num: FloatArray,
+    den: FloatArray | None,
+    treat: NDArray[np.bool_],
+    present: NDArray[np.bool_],
+    mean_c: FloatArray,
+    mean_t: FloatArray,
+) -> FloatArray:
+    """``(K, K)`` estimated correlation of the looks' log ratios (one segment, one metric)."""
+    covs = []
+    for arm in (~treat, treat):
+        weight = present & arm[:, None]
+        values = num if den is None else _ratio_linearised(num, den, weight)[1]
+        columns = look_covariance_columns(values[arm], weight[arm])
+        covs.append(look_covariance(columns.sum(axis=0), present.shape[1]))
+    return log_ratio_correlation(covs[0], mean_c, covs[1], mean_t)
+
+
 __all__ = [
     "SequentialConfig",
     "SequentialResult",
+    "calendar_fraction",
     "cumulative_arm_stats",
+    "group_sequential_relative",
+    "log_ratio_estimates",
     "monitor",
     "msprt",
     "sequential_relative",
