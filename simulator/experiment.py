@@ -29,9 +29,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +44,7 @@ from simulator.errors import SimulationError
 from simulator.eventlog import EventLog
 from simulator.experiment_config import ArmConfig
 from simulator.population import MINUTES_PER_DAY
+from simulator.process_pool import map_in_processes
 from simulator.registry import one_torch_thread
 from simulator.types import Recommender
 from simulator.world import World
@@ -367,9 +366,10 @@ def run_experiment(
         for i, v in enumerate(variants):
             run_variant(config, layout, v, progress, i)
     else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            jobs = [(config, layout.root, v, progress, i) for i, v in enumerate(variants)]
-            list(pool.map(_worker, jobs))
+        # Workers are terminated if the run is interrupted (Ctrl-C, SIGTERM), so a
+        # resumed run never races an orphan writing the same variant.
+        jobs = [(config, layout.root, v, progress, i) for i, v in enumerate(variants)]
+        map_in_processes(_worker, jobs, workers)
     shutil.rmtree(layout.root / ".staging", ignore_errors=True)
     return layout
 

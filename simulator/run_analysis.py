@@ -165,8 +165,10 @@ def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
         extra_sections=sections,
     )
     cells = lift_cells(report.analysis.effects, truth, joint)
-    table = render_lift_table(cells) + "\n" + TABLE_LEGEND.format(
-        alpha=ab.alpha, level=100 * (1 - ab.alpha), n=N_CELLS
+    table = (
+        render_lift_table(cells)
+        + "\n"
+        + TABLE_LEGEND.format(alpha=ab.alpha, level=100 * (1 - ab.alpha), n=N_CELLS)
     )
     summary = json.loads(report.summary.read_text())
     summary["lift_table"] = cells.to_dicts()

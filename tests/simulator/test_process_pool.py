@@ -1,0 +1,83 @@
+"""Worker processes: results in order, errors re-raised, no orphans after SIGTERM."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from simulator.process_pool import map_in_processes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SLEEPER = """
+import time
+from simulator.process_pool import map_in_processes
+
+if __name__ == "__main__":
+    print("started", flush=True)
+    map_in_processes(time.sleep, [300.0, 300.0], 2)
+"""
+
+
+def test_results_in_job_order() -> None:
+    assert map_in_processes(math.factorial, [5, 3, 4], 2) == [120, 6, 24]
+
+
+def test_a_failing_job_is_raised_in_the_parent() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        map_in_processes(math.factorial, [3, -1], 2)
+
+
+def test_bad_worker_count() -> None:
+    with pytest.raises(ValueError, match="workers == 0"):
+        map_in_processes(math.factorial, [3], 0)
+
+
+def _children(pid: int) -> set[int]:
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out |= {int(t) for t in text}
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_sigterm_terminates_the_workers(tmp_path: Path) -> None:
+    script = tmp_path / "sleeper.py"
+    script.write_text(SLEEPER)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started"
+        deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            workers = _children(proc.pid)
+        assert len(workers) >= 2, workers  # the two workers (and maybe a resource tracker)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 30
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [w for w in workers if _alive(w)], "workers outlived the parent"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
