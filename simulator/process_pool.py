@@ -1,4 +1,4 @@
-"""Run jobs in spawned worker processes that never outlive the parent's interruption.
+"""Worker processes that never outlive the parent's interruption.
 
 ``concurrent.futures.ProcessPoolExecutor`` waits for running jobs when the parent leaves
 its ``with`` block on an exception, and a parent killed by ``SIGTERM`` (a scheduler, a
@@ -7,7 +7,9 @@ simulating, and a resumed run would then write the same files as the orphans. He
 parent turns ``SIGTERM`` into an exception while the jobs run, and any exception
 (``KeyboardInterrupt``, ``SIGTERM``, a failing job) terminates every worker before it
 propagates. What the workers finished (checkpoints, completed days) stays on disk for the
-resume.
+resume. :func:`map_in_processes` runs a list of jobs so; :func:`terminating` gives the
+same guarantee to a ``ProcessPoolExecutor`` whose results are consumed as they complete
+(the sweep's process backend).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
 from types import FrameType
@@ -79,4 +82,23 @@ def map_in_processes(fn: Callable[[T], R], jobs: Sequence[T], workers: int) -> l
     return results
 
 
-__all__ = ["Terminated", "map_in_processes", "sigterm_raises"]
+@contextmanager
+def terminating(pool: ProcessPoolExecutor) -> Iterator[ProcessPoolExecutor]:
+    """Use ``pool``; on any exception (``SIGTERM`` included) terminate its workers first.
+
+    On a normal exit the pool shuts down as usual (waiting for its workers).
+    """
+    with sigterm_raises():
+        try:
+            yield pool
+        except BaseException:
+            # The executor has no public way to stop running tasks before Python 3.14
+            # (terminate_workers); its process table is the only handle on them.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+
+__all__ = ["Terminated", "map_in_processes", "sigterm_raises", "terminating"]

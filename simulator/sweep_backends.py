@@ -30,6 +30,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from simulator.config import Config
+from simulator.process_pool import terminating
 from simulator.sweep import (
     RunJob,
     RunSpec,
@@ -78,8 +79,10 @@ def _init_worker() -> None:
 
 def run_process(jobs: Sequence[RunJob], done: Done, workers: int) -> None:
     """Run the jobs on ``workers`` spawned local processes."""
-    with ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=_init_worker
+    # terminating(): a SIGTERM or Ctrl-C stops the running experiments too, so a resumed
+    # sweep never races an orphan writing the same run directory.
+    with terminating(
+        ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker)
     ) as pool:
         futures: dict[Future[dict[str, Any]], RunJob] = {
             pool.submit(execute_run, job): job for job in jobs

@@ -1,4 +1,8 @@
-"""Worker processes: results in order, errors re-raised, no orphans after SIGTERM."""
+"""Worker processes: results in order, errors re-raised, no orphans after SIGTERM.
+
+The SIGTERM test fails with a bare ``ProcessPoolExecutor`` (checked by hand): the parent
+dies and its workers stay alive.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +20,29 @@ from simulator.process_pool import map_in_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SLEEPER = """
+SLEEPERS = {
+    "map_in_processes": """
 import time
 from simulator.process_pool import map_in_processes
 
 if __name__ == "__main__":
     print("started", flush=True)
     map_in_processes(time.sleep, [300.0, 300.0], 2)
-"""
+""",
+    # The sweep's process backend: an executor whose results are consumed as they come.
+    "terminating_executor": """
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from simulator.process_pool import terminating
+
+if __name__ == "__main__":
+    print("started", flush=True)
+    with terminating(ProcessPoolExecutor(2, mp_context=get_context("spawn"))) as pool:
+        for f in [pool.submit(time.sleep, 300.0) for _ in range(2)]:
+            f.result()
+""",
+}
 
 
 def test_results_in_job_order() -> None:
@@ -57,9 +76,10 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
-def test_sigterm_terminates_the_workers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", sorted(SLEEPERS))
+def test_sigterm_terminates_the_workers(tmp_path: Path, kind: str) -> None:
     script = tmp_path / "sleeper.py"
-    script.write_text(SLEEPER)
+    script.write_text(SLEEPERS[kind])
     proc = subprocess.Popen(
         [sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
