@@ -104,7 +104,8 @@ def joint_lifts(per_user: pd.DataFrame, config: ABConfig) -> ResultCollection[Ef
     """The table's cells with simultaneous intervals: each at level ``alpha / N_CELLS``.
 
     The same comparison as the report's (Welch with CUPED, the configured relative
-    interval), only at the Bonferroni level and without a further correction.
+    interval), only at the Bonferroni level and without a further correction. Like the
+    report, a cohort with fewer than 2 users in an arm gives NaN, not an error.
 
     Args:
         per_user: Per-user table (``analysis.metrics.user_metrics``) of the two arms.
@@ -118,6 +119,7 @@ def joint_lifts(per_user: pd.DataFrame, config: ABConfig) -> ResultCollection[Ef
         alpha=config.alpha / N_CELLS,
         correction="none",
         segments=tuple(seg for seg, _ in PAPER_ROWS),
+        on_small_segment="nan",
     )
     return compare(per_user, [metric for metric, _ in PAPER_COLUMNS], cfg)
 

@@ -132,3 +132,14 @@ def test_family_wise_coverage_over_rerandomisations(table: pd.DataFrame) -> None
     assert misses <= upper, (misses, upper)
     print(f"rounds {n_rounds}: joint misses {misses}, per-cell misses {per_cell_misses}")
     assert per_cell_misses > misses
+
+
+def test_a_tiny_cohort_gives_nan_not_an_error(table: pd.DataFrame) -> None:
+    """As in the report: a cohort with one treatment user has no interval."""
+    new_t = table.index[(table["cohort"] == "new") & (table["arm"] == "treatment")]
+    small = table.drop(new_t[1:])
+    joint = joint_lifts(small, ABConfig())
+    new = [r for r in joint if r.segment == "new"]
+    assert new
+    assert all(math.isnan(r.rel_effect_size_ci_lower) for r in new)
+    assert all(not math.isnan(r.rel_effect_size_ci_lower) for r in joint if r.segment == "old")
