@@ -17,7 +17,7 @@ import pandas as pd
 from analysis.abtest import ABConfig, analyze_experiment
 from analysis.lift_table import N_CELLS, joint_lifts, lift_cells, render_lift_table
 from analysis.metrics import MetricsWindow, load_events, user_metrics
-from analysis.report import ReportConfig, ReportSection, build_report
+from analysis.report import ReportConfig, ReportSection, write_report
 from analysis.schema import REQUIRED_EVENT_COLUMNS
 from analysis.twin import twin_effects_from_runs
 from simulator.config import Config
@@ -134,11 +134,10 @@ def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
     ab = _ab_config(config, treatment)
     others = [a for a in config.arms if a not in (control, treatment)]
     other_cells: dict[str, list[dict[str, Any]]] = {}
-    per_user = user_metrics(
-        load_events(layout.root / "events", columns=list(REQUIRED_EVENT_COLUMNS)),
-        pd.read_parquet(layout.root / "users.parquet"),
-        window,
-    )
+    # The log is read once: the lift tables' per-user table and the report share it.
+    users = pd.read_parquet(layout.root / "users.parquet")
+    events = load_events(layout.root / "events", columns=[*REQUIRED_EVENT_COLUMNS, "arm"])
+    per_user = user_metrics(events, users, window)
     joint = joint_lifts(per_user[per_user["arm"].isin([control, treatment])], ab)
     for arm in others:
         pair = per_user[per_user["arm"].isin([control, arm])]
@@ -154,7 +153,10 @@ def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
                 key=f"arm_{arm}",
             )
         )
-    report = build_report(
+    report = write_report(
+        events,
+        users,
+        window,
         layout.root,
         config=ReportConfig(
             ab=ab,
@@ -163,6 +165,8 @@ def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
             title=f"{config.name}: {treatment} vs {control}",
         ),
         extra_sections=sections,
+        n_items=len(pd.read_parquet(layout.root / "items.parquet", columns=["item_id"])),
+        source=str(layout.root),
     )
     cells = lift_cells(report.analysis.effects, truth, joint)
     table = (
