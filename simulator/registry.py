@@ -43,6 +43,9 @@ def one_torch_thread() -> None:
     cores.
     """
     os.environ["OMP_NUM_THREADS"] = "1"
+    from adaf2m2.kernels import pin_cpu_kernels
+
+    pin_cpu_kernels()  # before torch's first computation here (children inherit it)
     import torch
 
     torch.set_num_threads(1)

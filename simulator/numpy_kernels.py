@@ -1,0 +1,57 @@
+"""numpy's SIMD dispatch fixed to AVX2, so the world draws the same numbers on any x86-64.
+
+numpy picks the implementation of many functions (``exp``, ``log``, sorting, ...) at
+import, by the processor: AVX-512 (``X86_V4``) where present, AVX2 (``X86_V3``) elsewhere.
+The two round differently in the last bit, and in the world a last bit decides whether a
+uniform draw falls below a finish probability: measured on this project's AVX-512 machine,
+the quick run's events differ between the default dispatch and the AVX2 one. numpy reads its
+setting once, when it is imported, so it must be in the environment before the interpreter
+starts: the ``adasim`` command (:mod:`simulator.console`) restarts itself once with
+:data:`NUMPY_PINNED` set, and every worker process inherits it. A library user gets the
+same by starting Python with that variable (see the README's Reproducibility section);
+:func:`numpy_dispatch_pinned` tells whether the running process has it.
+
+``ADASIM_NATIVE_KERNELS=1`` (the opt-out of :mod:`adaf2m2.kernels` too) keeps numpy's native
+choice. This module imports nothing but the standard library at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+NUMPY_PINNED: dict[str, str] = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
+"""The environment that keeps numpy on its AVX2 code paths (x86-64 only)."""
+
+OPT_OUT = "ADASIM_NATIVE_KERNELS"
+"""The same opt-out variable as :data:`adaf2m2.kernels.OPT_OUT`."""
+
+_AVX512_FEATURES = ("X86_V4", "AVX512_ICL", "AVX512_SPR", "AVX512F", "AVX512_SKX")
+
+
+def _opted_out() -> bool:
+    return os.environ.get(OPT_OUT, "").strip().lower() in {"1", "true", "yes"}
+
+
+def numpy_environment() -> dict[str, str] | None:
+    """The environment to restart with so that numpy is pinned; ``None``: nothing to do.
+
+    Nothing to do on a processor other than x86-64, after the opt-out, or when the
+    environment already holds the pinned value.
+    """
+    if _opted_out() or platform.machine().lower() not in {"x86_64", "amd64"}:
+        return None
+    if all(os.environ.get(k) == v for k, v in NUMPY_PINNED.items()):
+        return None
+    return {**os.environ, **NUMPY_PINNED}
+
+
+def numpy_dispatch_pinned() -> bool:
+    """Whether this process's numpy runs no AVX-512 code path (trivially true off x86-64)."""
+    import numpy._core._multiarray_umath as numpy_core
+
+    features = getattr(numpy_core, "__cpu_features__", {})
+    return not any(features.get(name, False) for name in _AVX512_FEATURES)
+
+
+__all__ = ["NUMPY_PINNED", "OPT_OUT", "numpy_dispatch_pinned", "numpy_environment"]
