@@ -200,6 +200,20 @@ class TwoStage:
         self._item_cache = None
         return losses
 
+    def serving_snapshot(self) -> TwoStage:
+        """A copy that serves exactly as this agent does now, without what it needs to learn.
+
+        It shares the models, counters and caches, and leaves out the learners (their
+        optimiser moments and feedback buffers: two thirds of a checkpoint). Pickled at
+        each day boundary of an experiment, it is what off-policy evaluation replays:
+        :meth:`action_distribution` and :meth:`recommend` work on it, training does not.
+        """
+        snapshot = object.__new__(TwoStage)
+        state = dict(self.__dict__)
+        del state["rank_learner"], state["retrieval_learner"]
+        snapshot.__dict__.update(state)
+        return snapshot
+
     @property
     def last_losses(self) -> dict[str, float]:
         """Mean loss of the last update of each stage."""

@@ -11,7 +11,10 @@ pickled; a new one starts at the checkpoint's minute), the event log (the caller
 next day's segment) and the periodic hooks (the caller adds them again).
 
 Files are written to a temporary name and renamed, so a run killed while writing leaves the
-previous checkpoint intact.
+previous checkpoint intact; a file damaged some other way (a full disk, a copy cut short)
+raises :class:`CheckpointUnreadable`, and :func:`load_newest_intact` then falls back to the
+newest checkpoint that still loads. A *serving snapshot* (:func:`save_snapshot`) pickles one
+object the same way, e.g. an agent without its learners' state, for off-policy replays.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,29 +65,63 @@ class _Unpickler(pickle.Unpickler):
         return self._objects[pid]
 
 
+class CheckpointUnreadable(SimulationError):
+    """A checkpoint file exists but cannot be loaded (truncated, corrupt, foreign)."""
+
+
+def _atomic_dump(path: Path, obj: Any, world: World) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as f:
+        _Pickler(f, world).dump(obj)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def _load(path: Path, world: World) -> Any:
+    if not path.is_file():
+        raise SimulationError(f"checkpoint {path} does not exist")
+    try:
+        with open(path, "rb") as f:
+            return _Unpickler(f, world).load()
+    except SimulationError:
+        raise
+    except Exception as err:  # pickle raises many kinds on damaged data
+        raise CheckpointUnreadable(
+            f"checkpoint {path} cannot be read ({type(err).__name__}: {err})"
+        ) from err
+
+
 def save_checkpoint(path: str | Path, engine: Engine, extra: dict[str, Any] | None = None) -> Path:
     """Write the engine (with its policies) and ``extra`` atomically to ``path``.
 
     Call it between two ``engine.run`` calls, at a day boundary.
     """
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     detached = {name: getattr(engine, name) for name in _DETACHED}
     try:
         for name in _DETACHED:
             setattr(engine, name, None)
-        tmp = p.with_suffix(p.suffix + ".tmp")
-        with open(tmp, "wb") as f:
-            _Pickler(f, engine.world).dump(
-                {"minute": detached["env"].now, "engine": engine, "extra": extra or {}}
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
+        state = {"minute": detached["env"].now, "engine": engine, "extra": extra or {}}
+        return _atomic_dump(Path(path), state, engine.world)
     finally:
         for name, value in detached.items():
             setattr(engine, name, value)
-    return p
+
+
+def save_snapshot(path: str | Path, obj: Any, world: World) -> Path:
+    """Pickle ``obj`` atomically to ``path``; references to ``world`` are written by name."""
+    return _atomic_dump(Path(path), obj, world)
+
+
+def load_snapshot(path: str | Path, world: World) -> Any:
+    """The object of :func:`save_snapshot`, re-attached to ``world``.
+
+    Raises:
+        CheckpointUnreadable: The file is damaged.
+    """
+    return _load(Path(path), world)
 
 
 def load_checkpoint(path: str | Path, world: World) -> tuple[Engine, dict[str, Any]]:
@@ -91,12 +129,11 @@ def load_checkpoint(path: str | Path, world: World) -> tuple[Engine, dict[str, A
 
     The engine gets a new simpy environment starting at the checkpoint's minute, no event
     log and no hooks: attach them before calling ``run``.
+
+    Raises:
+        CheckpointUnreadable: The file is damaged.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise SimulationError(f"checkpoint {p} does not exist")
-    with open(p, "rb") as f:
-        state = _Unpickler(f, world).load()
+    state = _load(Path(path), world)
     engine: Engine = state["engine"]
     engine.env = simpy.Environment(initial_time=state["minute"])
     engine.log = None
@@ -104,6 +141,30 @@ def load_checkpoint(path: str | Path, world: World) -> tuple[Engine, dict[str, A
     engine._progress = None
     engine._started = False
     return engine, state["extra"]
+
+
+def load_newest_intact(
+    paths: list[Path], world: World
+) -> tuple[Path, Engine, dict[str, Any]] | None:
+    """Load the last of ``paths`` (oldest first) that is intact; ``None`` if none is.
+
+    A damaged file is renamed to ``*.corrupt`` (kept, not deleted, for a look) and a line on
+    stderr names it and the checkpoint the run falls back to.
+    """
+    for path in reversed(paths):
+        try:
+            engine, extra = load_checkpoint(path, world)
+        except CheckpointUnreadable as err:
+            path.replace(path.with_suffix(path.suffix + ".corrupt"))
+            older = paths[: paths.index(path)]
+            fallback = older[-1].name if older else "an earlier state"
+            print(
+                f"adasim: {err}; kept as {path.name}.corrupt, resuming from {fallback}",
+                file=sys.stderr,
+            )
+            continue
+        return path, engine, extra
+    return None
 
 
 def restart_clock(engine: Engine, minute: int) -> None:
@@ -119,4 +180,12 @@ def restart_clock(engine: Engine, minute: int) -> None:
     engine._hooks = []
 
 
-__all__ = ["load_checkpoint", "restart_clock", "save_checkpoint"]
+__all__ = [
+    "CheckpointUnreadable",
+    "load_checkpoint",
+    "load_newest_intact",
+    "load_snapshot",
+    "restart_clock",
+    "save_checkpoint",
+    "save_snapshot",
+]

@@ -28,24 +28,33 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from tqdm import tqdm
 
 from simulator.assignment import FixedArm, HashAssignment
-from simulator.checkpoint import load_checkpoint, restart_clock, save_checkpoint
+from simulator.checkpoint import (
+    CheckpointUnreadable,
+    load_checkpoint,
+    load_newest_intact,
+    restart_clock,
+    save_checkpoint,
+    save_snapshot,
+)
 from simulator.config import Config, write_config
 from simulator.engine import Engine
-from simulator.errors import SimulationError
+from simulator.errors import ConfigError, SimulationError
 from simulator.eventlog import EventLog
 from simulator.experiment_config import ArmConfig
 from simulator.population import MINUTES_PER_DAY
 from simulator.process_pool import map_in_processes
 from simulator.registry import one_torch_thread
+from simulator.run_folder import prepare_run_folder
 from simulator.types import Recommender
 from simulator.world import World
 
@@ -53,6 +62,13 @@ AgentFactory = Callable[[str, ArmConfig, World, np.random.SeedSequence], Recomme
 """``factory(arm_name, arm_config, world, seed) -> Recommender`` (the composition root's)."""
 
 VARIANTS: tuple[str, ...] = ("ab", "twin_control", "twin_treatment")
+
+KeepCheckpoints = Literal["latest", "all"]
+"""``latest``: the two newest day checkpoints of each variant while it runs, none once the
+run is finished (the treatment's daily serving snapshots stay, for OPE); ``all``: every
+day's checkpoint of every variant, kept."""
+
+KEEP_CHECKPOINTS: tuple[str, ...] = ("latest", "all")
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,10 @@ class RunLayout:
 
     def checkpoints(self, variant: str) -> Path:
         return self.root / "checkpoints" / variant
+
+    def serving(self, day: int) -> Path:
+        """The treatment agent as it served on ``day`` (a serving snapshot, for OPE)."""
+        return self.root / "checkpoints" / "serving" / f"day-{day:04d}.pkl"
 
     def fork(self) -> Path:
         """The end-of-pre-period checkpoint all variants start from."""
@@ -136,11 +156,20 @@ def _move_segment(staging: Path, events_dir: Path, day: int) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def _latest_checkpoint(directory: Path) -> tuple[int, Path] | None:
+def _day(path: Path) -> int:
+    return int(path.stem.removeprefix("day-"))
+
+
+def _day_checkpoints(directory: Path, last_day: int | None = None) -> list[Path]:
+    """A variant's day checkpoints, oldest first (only those up to ``last_day`` if given)."""
     found = sorted(directory.glob("day-*.pkl"))
-    if not found:
-        return None
-    return int(found[-1].stem.removeprefix("day-")), found[-1]
+    return [p for p in found if last_day is None or _day(p) <= last_day]
+
+
+def _serving_snapshot(agent: Recommender) -> Any | None:
+    """What an agent offers for off-policy replays (``serving_snapshot()``), if anything."""
+    snapshot = getattr(agent, "serving_snapshot", None)
+    return snapshot() if callable(snapshot) else None
 
 
 class VariantRunner:
@@ -154,6 +183,7 @@ class VariantRunner:
         world: World,
         progress: bool = True,
         position: int = 0,
+        keep_checkpoints: KeepCheckpoints = "latest",
     ) -> None:
         self.config = config
         self.layout = layout
@@ -161,6 +191,7 @@ class VariantRunner:
         self.world = world
         self.progress = progress
         self.position = position
+        self.keep_checkpoints = keep_checkpoints
         self.arm_names = tuple(config.arms)
         self.trainers: list[_Trainer] = []
 
@@ -182,10 +213,15 @@ class VariantRunner:
     def run_days(
         self, engine: Engine, agents: dict[str, Recommender], first: int, last: int
     ) -> None:
-        """Run days ``first .. last - 1``, checkpointing after each."""
+        """Run days ``first .. last - 1``, checkpointing after each.
+
+        Only the log segments and loss records of these days are replaced; days outside the
+        range (the A/B experiment's, when the pre-period is rerun) stay as they are.
+        """
         ckpt_dir = self.layout.checkpoints(self.variant)
         events_dir = self.layout.events(self.variant) / "events"
-        self._forget_losses_from(first)
+        _truncate_between(events_dir, first, last)
+        self._forget_losses_between(first, last)
         bar = tqdm(
             total=last - first,
             desc=f"{self.variant:>14}",
@@ -214,21 +250,32 @@ class VariantRunner:
             _move_segment(staging, events_dir, day)
             self._log_losses(day)
             save_checkpoint(ckpt_dir / f"day-{day + 1:04d}.pkl", engine, {"agents": agents})
-            if self.variant != "ab":  # the A/B run keeps every day: OPE replays them
-                for old in sorted(ckpt_dir.glob("day-*.pkl"))[:-2]:
+            self._save_serving(agents, day + 1)
+            if self.keep_checkpoints == "latest":
+                # Two, not one: if the newest is damaged, the run falls back to the other.
+                for old in _day_checkpoints(ckpt_dir)[:-2]:
                     old.unlink()
             bar.update(1)
             bar.set_postfix(self._postfix(), refresh=False)
         bar.close()
 
-    def _forget_losses_from(self, day: int) -> None:
-        """Drop loss records of days that are about to be (re)run, so a resume leaves none twice."""
+    def _save_serving(self, agents: dict[str, Recommender], day: int) -> None:
+        """The A/B treatment agent as it will serve on ``day``, for OPE's replays."""
+        exp = self.config.experiment
+        if self.variant != "ab" or not exp.pre_days <= day < exp.n_days:
+            return
+        snapshot = _serving_snapshot(agents[exp.treatment])
+        if snapshot is not None:
+            save_snapshot(self.layout.serving(day), snapshot, self.world)
+
+    def _forget_losses_between(self, first: int, last: int) -> None:
+        """Drop loss records of days about to be (re)run, so a resume leaves none twice."""
         path = self.layout.checkpoints(self.variant) / "training.jsonl"
         if path.is_file():
             keep = [
                 line
                 for line in path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line)["day"] < day
+                if line.strip() and not first <= json.loads(line)["day"] < last
             ]
             path.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
 
@@ -249,23 +296,29 @@ class VariantRunner:
         return out
 
 
-def _truncate_after(events_dir: Path, day: int) -> None:
-    """Delete log segments of days >= ``day`` (a resumed run rewrites them)."""
+def _truncate_between(events_dir: Path, first: int, last: int) -> None:
+    """Delete log segments of days ``first .. last - 1`` (a resumed run rewrites them)."""
     for f in events_dir.glob("part-d*.parquet"):
-        if int(f.name[len("part-d") : len("part-d") + 4]) >= day:
+        if first <= int(f.name[len("part-d") : len("part-d") + 4]) < last:
             f.unlink()
 
 
 def run_pre_period(
-    config: Config, layout: RunLayout, factory: AgentFactory, progress: bool = True
+    config: Config,
+    layout: RunLayout,
+    factory: AgentFactory,
+    progress: bool = True,
+    keep_checkpoints: KeepCheckpoints = "latest",
 ) -> None:
     """Days ``0 .. pre_days - 1`` with everyone on control, then the warm start and the fork."""
     if layout.fork().is_file():
         return
     exp = config.experiment
     world = build_world(config)
-    runner = VariantRunner(config, layout, "ab", world, progress)
-    latest = _latest_checkpoint(layout.checkpoints("ab"))
+    runner = VariantRunner(config, layout, "ab", world, progress, keep_checkpoints=keep_checkpoints)
+    # Only pre-period checkpoints can restart it (a kill during the warm start leaves the
+    # last one; the A/B days' checkpoints come later and serve the A/B run only).
+    latest = load_newest_intact(_day_checkpoints(layout.checkpoints("ab"), exp.pre_days), world)
     if latest is None:
         agents = {
             name: factory(name, arm, world, agent_seed(config, arm))
@@ -283,16 +336,16 @@ def run_pre_period(
         )
         first = 0
     else:
-        first, path = latest
-        engine, extra = load_checkpoint(path, world)
+        path, engine, extra = latest
+        first = _day(path)
         agents = extra["agents"]
-    _truncate_after(layout.events("ab") / "events", first)
     runner.run_days(engine, agents, first, exp.pre_days)
     for name, agent in agents.items():
         warm = getattr(agent, "warm_start", None)
         if callable(warm):
             warm(config.arms[name].warm_start_epochs)
     engine.policies = tuple(agents[a] for a in runner.arm_names)
+    runner._save_serving(agents, exp.pre_days)
     save_checkpoint(layout.fork(), engine, {"agents": agents})
 
 
@@ -300,21 +353,50 @@ def _quiet(config: Config) -> Any:
     return replace(config.engine, progress=False)
 
 
+def _load_fork(
+    config: Config, layout: RunLayout, world: World, progress: bool
+) -> tuple[Engine, dict[str, Any]]:
+    """The end-of-pre-period state; a damaged fork is set aside and the pre-period redone.
+
+    The pre-period is a pure function of the config, so redoing it (from its newest intact
+    checkpoint, or from day 0 when none is left) gives the same fork.
+    """
+    try:
+        return load_checkpoint(layout.fork(), world)
+    except CheckpointUnreadable as err:
+        fork = layout.fork()
+        fork.replace(fork.with_suffix(".pkl.corrupt"))
+        print(
+            f"adasim: {err}; kept as {fork.name}.corrupt, redoing the pre-period", file=sys.stderr
+        )
+    from simulator.registry import build_agent  # a redone pre-period builds the agents anew
+
+    run_pre_period(config, layout, build_agent, progress)
+    return load_checkpoint(layout.fork(), world)
+
+
 def run_variant(
-    config: Config, layout: RunLayout, variant: str, progress: bool = True, position: int = 0
+    config: Config,
+    layout: RunLayout,
+    variant: str,
+    progress: bool = True,
+    position: int = 0,
+    keep_checkpoints: KeepCheckpoints = "latest",
 ) -> str:
-    """Run one variant from the fork (or its own last checkpoint) to the end."""
+    """Run one variant from the fork (or its own newest intact checkpoint) to the end."""
     if layout.done(variant).is_file():
         return variant
     exp = config.experiment
     world = build_world(config)
-    runner = VariantRunner(config, layout, variant, world, progress, position)
-    latest = _latest_checkpoint(layout.checkpoints(variant))
-    if latest is not None and latest[0] > exp.pre_days:
-        first, path = latest
+    runner = VariantRunner(config, layout, variant, world, progress, position, keep_checkpoints)
+    own = [p for p in _day_checkpoints(layout.checkpoints(variant)) if _day(p) > exp.pre_days]
+    latest = load_newest_intact(own, world)
+    if latest is not None:
+        path, engine, extra = latest
+        first = _day(path)
     else:
-        first, path = exp.pre_days, layout.fork()
-    engine, extra = load_checkpoint(path, world)
+        first = exp.pre_days
+        engine, extra = _load_fork(config, layout, world, progress)
     agents = extra["agents"]
     engine.assign = runner.assignment()
     if variant != "ab":
@@ -324,18 +406,24 @@ def run_variant(
         streams = list(engine.arm_rngs)
         streams[served] = engine.arm_rngs[runner.arm_names.index(exp.control)]
         engine.arm_rngs = tuple(streams)
-    events_dir = layout.events(variant) / "events"
-    _truncate_after(events_dir, first)
     runner.run_days(engine, agents, first, exp.n_days)
     engine.write_tables(layout.events(variant))
     layout.done(variant).write_text(json.dumps({"variant": variant, "days": exp.n_days}))
     return variant
 
 
-def _worker(args: tuple[Config, Path, str, bool, int]) -> str:
+def _worker(args: tuple[Config, Path, str, bool, int, KeepCheckpoints]) -> str:
     one_torch_thread()
-    config, root, variant, progress, position = args
-    return run_variant(config, RunLayout(root), variant, progress, position)
+    config, root, variant, progress, position, keep = args
+    return run_variant(config, RunLayout(root), variant, progress, position, keep)
+
+
+def _drop_resume_state(layout: RunLayout, variants: tuple[str, ...]) -> None:
+    """Once every variant is done: the day checkpoints and the fork serve no resume any more."""
+    for variant in variants:
+        for path in layout.checkpoints(variant).glob("day-*.pkl*"):
+            path.unlink()
+    layout.fork().unlink(missing_ok=True)
 
 
 def run_experiment(
@@ -343,35 +431,60 @@ def run_experiment(
     out_dir: str | Path,
     factory: AgentFactory,
     progress: bool = True,
+    fresh: bool = False,
+    keep_checkpoints: KeepCheckpoints = "latest",
 ) -> RunLayout:
     """Run (or resume) the whole experiment into ``out_dir``; returns its layout.
 
     Args:
         config: The resolved config; needs ``arms`` with the control and treatment arms.
-        out_dir: The run directory (created; a finished run is left as it is).
-        factory: Builds each arm's agent (see :data:`AgentFactory`); it must be a
-            module-level function when ``experiment.workers > 1`` (it is pickled).
+        out_dir: The run folder: new, empty, or one that adasim wrote for the same config
+            (which is resumed, or left as it is when finished); see
+            :mod:`simulator.run_folder`.
+        factory: Builds each arm's agent (see :data:`AgentFactory`).
         progress: Show progress bars (days, learners' losses).
+        fresh: Start over: first remove what adasim wrote in ``out_dir``.
+        keep_checkpoints: ``latest`` (default) or ``all``; see :data:`KeepCheckpoints`.
+
+    Raises:
+        ConfigError: ``out_dir`` cannot be used (see
+            :func:`~simulator.run_folder.prepare_run_folder`), before any work.
     """
     if not config.arms:
         raise SimulationError("config has no [arms]; an experiment needs a control and a treatment")
-    layout = RunLayout(Path(out_dir))
-    layout.root.mkdir(parents=True, exist_ok=True)
+    if keep_checkpoints not in KEEP_CHECKPOINTS:
+        raise ConfigError(
+            f"keep_checkpoints == {keep_checkpoints!r}, must be one of {KEEP_CHECKPOINTS}"
+        )
+    layout = RunLayout(prepare_run_folder(out_dir, config, fresh=fresh))
     write_config(config, layout.root / "config.toml")
     one_torch_thread()  # the same result whatever the number of workers
-    run_pre_period(config, layout, factory, progress)
+    run_pre_period(config, layout, factory, progress, keep_checkpoints)
     variants = VARIANTS if config.experiment.twin else VARIANTS[:1]
     workers = min(config.experiment.workers, len(variants))
     if workers == 1:
         for i, v in enumerate(variants):
-            run_variant(config, layout, v, progress, i)
+            run_variant(config, layout, v, progress, i, keep_checkpoints)
     else:
-        # Workers are terminated if the run is interrupted (Ctrl-C, SIGTERM), so a
+        # Workers die with the parent and are terminated if the run is interrupted, so a
         # resumed run never races an orphan writing the same variant.
-        jobs = [(config, layout.root, v, progress, i) for i, v in enumerate(variants)]
+        jobs = [
+            (config, layout.root, v, progress, i, keep_checkpoints) for i, v in enumerate(variants)
+        ]
         map_in_processes(_worker, jobs, workers)
+    if keep_checkpoints == "latest":
+        _drop_resume_state(layout, variants)
     shutil.rmtree(layout.root / ".staging", ignore_errors=True)
     return layout
 
 
-__all__ = ["VARIANTS", "AgentFactory", "RunLayout", "build_world", "run_experiment", "run_variant"]
+__all__ = [
+    "KEEP_CHECKPOINTS",
+    "VARIANTS",
+    "AgentFactory",
+    "KeepCheckpoints",
+    "RunLayout",
+    "build_world",
+    "run_experiment",
+    "run_variant",
+]

@@ -10,6 +10,7 @@ from simulator.config import Config, write_config
 from simulator.engine import Engine
 from simulator.eventlog import EventLog
 from simulator.policies import make_policy
+from simulator.run_folder import prepare_run_folder
 from simulator.summary import WorldSummary, summarize_run
 from simulator.world import World
 
@@ -26,8 +27,8 @@ def simulate_world(config: Config, directory: str | Path) -> WorldSummary:
     Returns:
         The long-tail summary.
     """
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    # A rerun replaces an earlier world-only run in the same folder, never a user's files.
+    out = prepare_run_folder(directory, config, fresh=True, kind="simulate")
     write_config(config, out / "config.toml")
     sim = config.simulate
     world_seq, policy_seq = np.random.SeedSequence(config.seed).spawn(2)

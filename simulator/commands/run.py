@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.commands import add_overrides_argument
+from simulator.experiment import KEEP_CHECKPOINTS
 
 NAME = "run"
 DEFAULT_CONFIG = "configs/default.toml"
@@ -29,15 +30,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="overrides seed")
     p.add_argument("--workers", type=int, help="overrides experiment.workers")
     add_overrides_argument(p, "arms.treatment.k=3")
-    p.add_argument("--fresh", action="store_true", help="delete the run directory first")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start over: first remove what adasim wrote in the run directory (only a "
+        "folder adasim created; other files are never deleted)",
+    )
+    p.add_argument(
+        "--keep-checkpoints",
+        choices=KEEP_CHECKPOINTS,
+        default="latest",
+        help="latest (default): the newest checkpoints while running, none once finished "
+        "(the treatment's daily serving snapshots stay for `adasim ope`); all: every day",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the config, run or resume the experiment, analyse it, print the table."""
-    import shutil
-
     from simulator.config import load_config
     from simulator.experiment import run_experiment
     from simulator.registry import build_agent
@@ -50,9 +61,14 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"experiment.workers={args.workers}")
     config = load_config(args.config, overrides)
     out = Path(args.out) if args.out else Path("runs") / config.name
-    if args.fresh and out.exists():
-        shutil.rmtree(out)
-    layout = run_experiment(config, out, build_agent, progress=not args.no_progress)
+    layout = run_experiment(
+        config,
+        out,
+        build_agent,
+        progress=not args.no_progress,
+        fresh=args.fresh,
+        keep_checkpoints=args.keep_checkpoints,
+    )
     result = analyse_run(config, layout.root)
     print(
         f"\n{config.name}: seed {config.seed}, {config.experiment.days} days after "

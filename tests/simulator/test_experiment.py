@@ -126,12 +126,14 @@ def test_resume_after_kill_gives_identical_summary(
 ) -> None:
     config, layout = finished
     root = tmp_path / "resumed"
-    # Simulate a kill: the pre-period and the fork finished, the A/B variant ran one day.
+    # Simulate a kill: the pre-period and the fork finished, the A/B variant ran its days
+    # (every checkpoint kept, as a run that is still going has them).
     run_experiment(
         tiny_config(tmp_path, "adaf2m2", "experiment.twin=false"),
         root,
         build_agent,
         progress=False,
+        keep_checkpoints="all",
     )
     ab = RunLayout(root)
     (ab.done("ab")).unlink()
