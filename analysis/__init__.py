@@ -28,7 +28,7 @@ from analysis.group_sequential import (
     spending_boundaries,
 )
 from analysis.harness import HarnessResult, PeekingResult, aa_peeking, binomial_band, rerandomise
-from analysis.lift_table import LiftCell, lift_cells, render_lift_table
+from analysis.lift_table import LiftCell, LiftTable, lift_cells, render_lift_table
 from analysis.look_covariance import (
     log_ratio_correlation,
     look_covariance,
@@ -57,6 +57,7 @@ from analysis.offline import (
 from analysis.power import PowerResult, mde, mde_from_pre_period, power_for_effect
 from analysis.ratio import ratio_stats
 from analysis.report import Report, ReportConfig, ReportSection, build_report, write_report
+from analysis.report_overrides import ReportOverrides
 from analysis.results import EffectResult, ResultCollection, SegmentDiffResult
 from analysis.schema import (
     COUNT_COLUMNS,
@@ -103,6 +104,7 @@ __all__ = [
     "HarnessResult",
     "InsufficientDataError",
     "LiftCell",
+    "LiftTable",
     "MetricDef",
     "MetricsWindow",
     "Moments",
@@ -111,6 +113,7 @@ __all__ = [
     "PowerResult",
     "Report",
     "ReportConfig",
+    "ReportOverrides",
     "ReportSection",
     "ResultCollection",
     "SRMResult",

@@ -19,16 +19,29 @@ from numpy.typing import NDArray
 from analysis.errors import AnalysisError
 from analysis.results import EffectResult, ResultCollection
 from analysis.sequential import SequentialResult
+from analysis.twin import TrueEffect
 
 _SEGMENT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
-def forest_plot(effects: ResultCollection[EffectResult], title: str | None = None) -> Figure:
+TRUTH_LABEL = "true lift (twin)"
+"""Legend entry of the twin's truth markers on the forest plot."""
+
+
+def forest_plot(
+    effects: ResultCollection[EffectResult],
+    title: str | None = None,
+    truth: ResultCollection[TrueEffect] | None = None,
+) -> Figure:
     """Relative lifts with intervals, one row per metric and segment.
+
+    With the twin's truth, each row also carries an ``x`` at the true relative lift, so
+    an interval that misses the effect of shipping the treatment is seen at a glance.
 
     Args:
         effects: Results of ``analysis.abtest.compare``.
         title: Figure title (default names the arms' comparison).
+        truth: The twin's true effects (``analysis.twin``); rows without one get no mark.
 
     Returns:
         The figure.
@@ -36,6 +49,7 @@ def forest_plot(effects: ResultCollection[EffectResult], title: str | None = Non
     rows = [r for r in effects if np.isfinite(r.rel_effect_size)]
     if not rows:
         raise AnalysisError("effects has no finite relative effect to plot")
+    true = {(t.metric, t.segment): t.rel_effect_size for t in truth} if truth is not None else {}
     segments = list(dict.fromkeys(r.segment for r in rows))
     metrics = list(dict.fromkeys(r.metric for r in rows))
     n_seg = len(segments)
@@ -60,14 +74,41 @@ def forest_plot(effects: ResultCollection[EffectResult], title: str | None = Non
             label=None if r.segment in labelled else r.segment,
         )
         labelled.add(r.segment)
+        t = true.get((r.metric, r.segment), np.nan)
+        if np.isfinite(t):
+            ax.plot(
+                100 * t,
+                y,
+                "x",
+                color="black",
+                markersize=7,
+                markeredgewidth=1.5,
+                zorder=3,
+                label=None if TRUTH_LABEL in labelled else TRUTH_LABEL,
+            )
+            labelled.add(TRUTH_LABEL)
     ax.axvline(0, color="grey", linewidth=1, linestyle="--")
     ax.set_yticks(range(len(metrics)))
     ax.set_yticklabels(metrics)
     ax.invert_yaxis()
     ax.set_xlabel(f"relative lift, treatment vs control (%), {100 * (1 - rows[0].alpha):.0f}% CI")
     ax.set_ylabel("metric (per user, by segment)")
-    ax.set_title(title or "Lift by metric and segment (filled: significant after correction)")
-    ax.legend(title="segment", loc="best", fontsize="small")
+    marks = "filled: significant after correction"
+    if TRUTH_LABEL in labelled:
+        marks = f"Lift by metric and segment\n({marks}; x: the twin's true lift)"
+    else:
+        marks = f"Lift by metric and segment ({marks})"
+    ax.set_title(title or marks)
+    # The segments first, the truth marker last, whatever row drew it first.
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda k: labels[k] == TRUTH_LABEL)
+    ax.legend(
+        [handles[k] for k in order],
+        [labels[k] for k in order],
+        title="segment",
+        loc="best",
+        fontsize="small",
+    )
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
@@ -205,6 +246,7 @@ def check_figure_labels(fig: Figure) -> list[str]:
 
 
 __all__ = [
+    "TRUTH_LABEL",
     "check_figure_labels",
     "cumulative_lift_plot",
     "forest_plot",

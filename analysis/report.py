@@ -5,8 +5,11 @@
 effects by metric and segment, SRM, new-versus-old differences, pre-period MDE, daily
 cumulative monitoring and exposure bias, and writes:
 
-* ``figures/*.png``: forest plot, cumulative daily lift, rank-frequency of exposure;
-* ``report.md``: tables and the figures by relative path;
+* ``figures/*.png``: forest plot (with the twin's truth marked when given), cumulative
+  daily lift, rank-frequency of exposure;
+* ``report.md``: the headline lift table (:class:`analysis.lift_table.LiftTable`: each
+  cell's interval, the joint interval, the twin's truth, ``!`` where the interval misses
+  it) right under the title, then the tables and the figures by relative path;
 * ``report.html``: self-contained (inline CSS, figures as base64 PNG), one file to mail;
 * ``summary.json``: every number the report shows, machine-readable.
 
@@ -41,6 +44,7 @@ from analysis.figures import (
     rank_frequency_plot,
     save_figure,
 )
+from analysis.lift_table import LiftTable, joint_lifts, lift_cells
 from analysis.metrics import (
     MetricsWindow,
     daily_user_metrics,
@@ -52,6 +56,7 @@ from analysis.power import mde_from_pre_period
 from analysis.results import ResultCollection, format_value, jsonable
 from analysis.schema import DEFAULT_METRICS, HAS_PRE_COLUMN, REQUIRED_EVENT_COLUMNS, metric_by_name
 from analysis.sequential import SequentialConfig, monitor
+from analysis.twin import TrueEffect
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -125,6 +130,8 @@ class Report:
         summary: Path of ``summary.json``.
         figures: Paths of the PNG figures.
         analysis: The effects, SRM and segment differences.
+        lift_table: The headline table (with the twin's truth when it was given; empty
+            when the report has none of the table's metrics and segments).
     """
 
     out_dir: Path
@@ -133,6 +140,7 @@ class Report:
     summary: Path
     figures: tuple[Path, ...]
     analysis: ExperimentAnalysis
+    lift_table: LiftTable
 
 
 def build_report(
@@ -191,8 +199,22 @@ def write_report(
     extra_sections: Sequence[ReportSection] = (),
     n_items: int | None = None,
     source: str = "",
+    truth: ResultCollection[TrueEffect] | None = None,
 ) -> Report:
-    """Analyse in-memory tables and write the report files (see :func:`build_report`)."""
+    """Analyse in-memory tables and write the report files (see :func:`build_report`).
+
+    Args:
+        events: The event log (at least the required columns and ``arm``).
+        users: One row per user (``users.parquet``).
+        window: The analysis window.
+        out_dir: Where to write.
+        config: What to compute; defaults to :class:`ReportConfig()`.
+        extra_sections: Caller-provided sections.
+        n_items: Catalogue size, for the coverage of the bias section.
+        source: Where the log came from (shown under the title).
+        truth: The twin's true effects: shown in the headline table (and ``!`` where an
+            interval misses them) and marked on the forest plot.
+    """
     cfg = config or ReportConfig()
     out = Path(out_dir)
     fig_dir = out / "figures"
@@ -205,6 +227,12 @@ def write_report(
         else dataclasses.replace(cfg.ab, on_small_segment="nan")
     )
     analysis = analyze_experiment(table, defs, ab)
+    headline = lift_cells(
+        analysis.effects,
+        truth,
+        joint_lifts(table, ab),
+        title=f"Relative lifts ({ab.treatment} vs {ab.control})",
+    )
 
     power = None
     if HAS_PRE_COLUMN in table.columns:
@@ -235,7 +263,7 @@ def write_report(
     )
 
     drawn: list[tuple[str, str, Figure]] = [
-        ("Lift by metric and segment", "forest.png", forest_plot(analysis.effects))
+        ("Lift by metric and segment", "forest.png", forest_plot(analysis.effects, truth=truth))
     ]
     if sequence is not None and len(sequence):
         drawn.append(
@@ -304,6 +332,7 @@ def write_report(
     }
     summary = {
         **header,
+        "lift_table": headline.to_dicts(),
         "effects": analysis.effects.to_dicts(),
         "srm": analysis.srm.to_dicts(),
         "segment_diffs": analysis.segment_diffs.to_dicts(),
@@ -326,10 +355,12 @@ def write_report(
     summary_path = out / "summary.json"
     summary_path.write_text(json.dumps(summary, indent=2, allow_nan=False))
     md_path = out / "report.md"
-    md_path.write_text(_markdown(header, tables, figures, extra_sections, out))
+    md_path.write_text(_markdown(header, headline, tables, figures, extra_sections, out))
     html_path = out / "report.html"
-    html_path.write_text(_html(header, tables, figures, extra_sections))
-    return Report(out, md_path, html_path, summary_path, tuple(p for _, p in figures), analysis)
+    html_path.write_text(_html(header, headline, tables, figures, extra_sections))
+    return Report(
+        out, md_path, html_path, summary_path, tuple(p for _, p in figures), analysis, headline
+    )
 
 
 _EFFECT_COLUMNS = [
@@ -421,6 +452,7 @@ def _md_table(frame: pd.DataFrame) -> str:
 
 def _markdown(
     header: Mapping[str, Any],
+    headline: LiftTable,
     tables: Sequence[tuple[str, str, ResultCollection[Any] | None, list[str] | None]],
     figures: Sequence[tuple[str, Path]],
     extra: Sequence[ReportSection],
@@ -433,6 +465,8 @@ def _markdown(
         f"pre-period: {w['pre_start_day']} to {w['pre_end_day']} (exclusive); "
         f"{header['n_users']} assigned users, {header['n_events']} events.",
     ]
+    if len(headline):
+        parts += [f"## {headline.title}", headline.to_markdown()]
     for caption, path in figures:
         parts.append(f"![{caption}]({path.relative_to(out).as_posix()})")
     for title, text, rc, columns in tables:
@@ -492,6 +526,7 @@ def _paragraphs(text: str) -> str:
 
 def _html(
     header: Mapping[str, Any],
+    headline: LiftTable,
     tables: Sequence[tuple[str, str, ResultCollection[Any] | None, list[str] | None]],
     figures: Sequence[tuple[str, Path]],
     extra: Sequence[ReportSection],
@@ -504,6 +539,8 @@ def _html(
         f"{w['pre_end_day']} (exclusive); {header['n_users']} assigned users, "
         f"{header['n_events']} events.</p>",
     ]
+    if len(headline):
+        body += [f"<h2>{html.escape(headline.title)}</h2>", headline.to_html(caption=False)]
     body += [_img(p, c) for c, p in figures]
     for title, text, rc, columns in tables:
         if rc is None:

@@ -8,20 +8,22 @@ statistics themselves live in :mod:`analysis`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from analysis.abtest import ABConfig, analyze_experiment
-from analysis.lift_table import N_CELLS, joint_lifts, lift_cells, render_lift_table
+from analysis.lift_table import LiftTable, joint_lifts, lift_cells
 from analysis.metrics import MetricsWindow, load_events, user_metrics
-from analysis.report import ReportConfig, ReportSection, write_report
+from analysis.report import Report, ReportConfig, ReportSection, write_report
+from analysis.report_overrides import ReportOverrides
 from analysis.schema import REQUIRED_EVENT_COLUMNS
 from analysis.twin import twin_effects_from_runs
-from simulator.config import Config
-from simulator.experiment import RunLayout
+from simulator.config import Config, load_config
+from simulator.errors import ConfigError
+from simulator.experiment import VARIANTS, RunLayout
 
 
 @dataclass(frozen=True)
@@ -29,14 +31,18 @@ class RunAnalysis:
     """What :func:`analyse_run` wrote.
 
     Attributes:
-        table: The paper's table 1 as aligned text (A/B lifts, the twin's truth below).
+        table: The paper's table 1 (A/B lifts, joint intervals, the twin's truth, ``!``
+            where an interval misses it); ``str(table)`` is the aligned text with its
+            legend that ``adasim run`` prints, ``table.to_pandas()`` the cells.
         report_md: Path of ``report.md``.
         summary: Path of ``summary.json``.
+        report: Everything the report computed and wrote (effects, SRM, figures, html).
     """
 
-    table: str
+    table: LiftTable
     report_md: Path
     summary: Path
+    report: Report
 
 
 def experiment_window(config: Config) -> MetricsWindow:
@@ -58,37 +64,89 @@ def _training_rows(layout: RunLayout) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-TABLE_LEGEND = (
-    "[ ]: {level:g}% interval of each cell; *: significant after Holm over all the report's "
-    "tests; joint: simultaneous {level:g}% intervals over the {n} cells (Bonferroni, each "
-    "at alpha {alpha:g}/{n}); true: the twin's true lift."
-)
-"""Printed under the table: what each part of a cell means."""
+def _pair(config: Config, ab: ABConfig, treatment: str) -> ABConfig:
+    """``ab`` for ``treatment`` against ``ab.control``, with their intended split (SRM)."""
+    shares = config.arms[treatment].share, config.arms[ab.control].share
+    return replace(ab, treatment=treatment, expected_share=shares[0] / (shares[0] + shares[1]))
 
 
-def _ab_config(config: Config, treatment: str) -> ABConfig:
-    """Comparison options of ``treatment`` against the control arm."""
+def run_report_config(config: Config, overrides: ReportOverrides | None = None) -> ReportConfig:
+    """The report options of a run: its arms, alpha, window and title, then ``overrides``.
+
+    Raises:
+        ConfigError: An overridden arm is not one of the run's arms.
+    """
     exp = config.experiment
-    shares = config.arms[treatment].share, config.arms[exp.control].share
-    return ABConfig(
-        control=exp.control,
-        treatment=treatment,
-        alpha=exp.alpha,
-        expected_share=shares[0] / (shares[0] + shares[1]),
+    window = experiment_window(config)
+    base = ReportConfig(
+        ab=ABConfig(control=exp.control, treatment=exp.treatment, alpha=exp.alpha),
+        window=window,
+        new_user_days=window.new_user_days,
+    )
+    cfg = base if overrides is None else overrides.apply(base)
+    for role, arm in (("control", cfg.ab.control), ("treatment", cfg.ab.treatment)):
+        if arm not in config.arms:
+            raise ConfigError(
+                f"{role} == {arm!r}, must be one of the run's arms: {', '.join(config.arms)}"
+            )
+    return replace(
+        cfg,
+        ab=_pair(config, cfg.ab, cfg.ab.treatment),
+        title=f"{config.name}: {cfg.ab.treatment} vs {cfg.ab.control}",
     )
 
 
-def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
-    """Write the report of a finished run and return the paper-shaped table."""
+def finished_run_config(root: str | Path) -> Config | None:
+    """The config of a finished ``adasim run`` in ``root``, or ``None`` if it is not one.
+
+    A finished run has a ``config.toml`` with arms and every variant done (the A/B test
+    and, when configured, both twins); anything else is a plain log for
+    :func:`analysis.report.build_report`.
+    """
+    layout = RunLayout(Path(root))
+    path = layout.root / "config.toml"
+    if not path.is_file():
+        return None
+    config = load_config(path)
+    variants = VARIANTS if config.experiment.twin else VARIANTS[:1]
+    if not config.arms or not all(layout.done(v).is_file() for v in variants):
+        return None
+    return config
+
+
+def analyse_run(
+    config: Config,
+    root: str | Path,
+    *,
+    overrides: ReportOverrides | None = None,
+    out_dir: str | Path | None = None,
+) -> RunAnalysis:
+    """Write the report of a finished run and return the paper-shaped table.
+
+    ``adasim run`` calls it after the experiment and ``adasim report RUN_DIR`` again on
+    the finished run, so a rebuilt report is the run's own, byte for byte.
+
+    Args:
+        config: The run's resolved config (``RUN_DIR/config.toml``).
+        root: The run directory.
+        overrides: Report options that replace the run's (alpha, arms, window, ...).
+        out_dir: Where to write the report (default ``root``).
+    """
     layout = RunLayout(Path(root))
     exp = config.experiment
-    window = experiment_window(config)
+    cfg = run_report_config(config, overrides)
+    ab, window = cfg.ab, cfg.window
+    assert window is not None  # run_report_config always sets the run's window
+    control, treatment = ab.control, ab.treatment
     truth = None
     sections: list[ReportSection] = []
     if exp.twin:
-        truth = twin_effects_from_runs(
+        twin_truth = twin_effects_from_runs(
             layout.events("twin_control"), layout.events("twin_treatment"), window
         )
+        # The twins ran the configured pair: their truth is the headline's only for it.
+        if (control, treatment) == (exp.control, exp.treatment):
+            truth = twin_truth
         sections.append(
             ReportSection(
                 "True effects (twin runs)",
@@ -100,7 +158,7 @@ def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
                     "the traffic only, so the A/B estimate may differ from it beyond "
                     "sampling error."
                 ),
-                table=truth.to_pandas(),
+                table=twin_truth.to_pandas(),
                 key="twin_truth",
             )
         )
@@ -130,25 +188,23 @@ def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
                 key="training_losses",
             )
         )
-    control, treatment = exp.control, exp.treatment
-    ab = _ab_config(config, treatment)
     others = [a for a in config.arms if a not in (control, treatment)]
     other_cells: dict[str, list[dict[str, Any]]] = {}
-    # The log is read once: the lift tables' per-user table and the report share it.
+    # The log is read once: the other arms' tables and the report share it.
     users = pd.read_parquet(layout.root / "users.parquet")
     events = load_events(layout.root / "events", columns=[*REQUIRED_EVENT_COLUMNS, "arm"])
-    per_user = user_metrics(events, users, window)
-    joint = joint_lifts(per_user[per_user["arm"].isin([control, treatment])], ab)
+    per_user = user_metrics(events, users, window) if others else None
     for arm in others:
+        assert per_user is not None
         pair = per_user[per_user["arm"].isin([control, arm])]
-        arm_ab = _ab_config(config, arm)
+        arm_ab = _pair(config, ab, arm)
         effects = analyze_experiment(pair, config=arm_ab).effects
         cells = lift_cells(effects, joint=joint_lifts(pair, arm_ab))
         other_cells[arm] = cells.to_dicts()
         sections.append(
             ReportSection(
                 f"{arm} vs {control}",
-                text=render_lift_table(cells, markdown=True),
+                text=cells.to_markdown(),
                 table=effects.to_pandas(),
                 key=f"arm_{arm}",
             )
@@ -157,30 +213,27 @@ def analyse_run(config: Config, root: str | Path) -> RunAnalysis:
         events,
         users,
         window,
-        layout.root,
-        config=ReportConfig(
-            ab=ab,
-            window=window,
-            new_user_days=window.new_user_days,
-            title=f"{config.name}: {treatment} vs {control}",
-        ),
+        layout.root if out_dir is None else Path(out_dir),
+        config=cfg,
         extra_sections=sections,
         n_items=len(pd.read_parquet(layout.root / "items.parquet", columns=["item_id"])),
         source=str(layout.root),
-    )
-    cells = lift_cells(report.analysis.effects, truth, joint)
-    table = (
-        render_lift_table(cells)
-        + "\n"
-        + TABLE_LEGEND.format(alpha=ab.alpha, level=100 * (1 - ab.alpha), n=N_CELLS)
+        truth=truth,
     )
     summary = json.loads(report.summary.read_text())
-    summary["lift_table"] = cells.to_dicts()
     if other_cells:
         summary["other_arms_lift_tables"] = other_cells
     summary["seed"] = config.seed
     report.summary.write_text(json.dumps(summary, indent=2, sort_keys=True))
-    return RunAnalysis(table=table, report_md=report.markdown, summary=report.summary)
+    return RunAnalysis(
+        table=report.lift_table, report_md=report.markdown, summary=report.summary, report=report
+    )
 
 
-__all__ = ["RunAnalysis", "analyse_run", "experiment_window"]
+__all__ = [
+    "RunAnalysis",
+    "analyse_run",
+    "experiment_window",
+    "finished_run_config",
+    "run_report_config",
+]

@@ -1,15 +1,18 @@
-"""Every report figure has a title, labelled axes and units; the label checker works."""
+"""Every report figure has a title, labelled axes and units; the label checker works; the
+forest plot marks the twin's truth."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from analysis.abtest import compare
 from analysis.bias import item_exposure
 from analysis.errors import AnalysisError
 from analysis.figures import (
+    TRUTH_LABEL,
     check_figure_labels,
     cumulative_lift_plot,
     forest_plot,
@@ -20,6 +23,7 @@ from analysis.metrics import daily_user_metrics, user_metrics
 from analysis.results import ResultCollection
 from analysis.sequential import monitor
 from analysis.synthetic import SyntheticLogConfig, synthetic_log
+from analysis.twin import TrueEffect
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +82,36 @@ def test_checker_finds_missing_labels() -> None:
 def test_invalid_input(call: object, match: str) -> None:
     with pytest.raises(AnalysisError, match=match):
         call()  # type: ignore[operator]
+
+
+def _truth_markers(fig: Figure) -> list[Line2D]:
+    return [line for line in fig.axes[0].get_lines() if line.get_marker() == "x"]
+
+
+def test_forest_plot_marks_the_twins_truth(
+    log: tuple[pd.DataFrame, pd.DataFrame, SyntheticLogConfig],
+) -> None:
+    """One 'x' per row with a known truth, at the true lift in percent, in the legend
+    (last, after the segments) and named in the title; none without a twin."""
+    events, users, cfg = log
+    effects = compare(user_metrics(events, users, cfg.window))
+    known = [r for r in effects if r.metric != "likes"]  # rows without truth get no mark
+    truth = ResultCollection(
+        [
+            TrueEffect(r.metric, r.segment, 10, 1.0, 1.0, 0.0, 0.01 * (k + 1))
+            for k, r in enumerate(known)
+        ]
+    )
+    fig = forest_plot(effects, truth=truth)
+    markers = _truth_markers(fig)
+    assert len(markers) == len(known)
+    xs = sorted(float(m.get_xdata()[0]) for m in markers)
+    assert xs == pytest.approx(sorted(100 * t.rel_effect_size for t in truth))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[-1] == TRUTH_LABEL
+    assert labels.count(TRUTH_LABEL) == 1
+    assert "x: the twin's true lift" in fig.axes[0].get_title()
+    assert check_figure_labels(fig) == []
+    plain = forest_plot(effects)
+    assert _truth_markers(plain) == []
+    assert TRUTH_LABEL not in [t.get_text() for t in plain.axes[0].get_legend().get_texts()]

@@ -1,4 +1,5 @@
-"""The paper-shaped lift table: cells, simultaneous (Bonferroni) intervals, rendering.
+"""The paper-shaped lift table: cells, simultaneous (Bonferroni) intervals, rendering,
+and the ``!`` mark of a cell whose interval misses the twin's truth.
 
 The joint intervals are checked by hand against the published log-scale delta-method
 formula at level alpha / 18 (scipy's t quantile), and against the report's own per-cell
@@ -16,10 +17,14 @@ import pytest
 import scipy.stats
 
 from analysis.abtest import ABConfig, compare
+from analysis.errors import AnalysisError
 from analysis.lift_table import (
+    MISS_WARNING,
     N_CELLS,
     PAPER_COLUMNS,
     PAPER_ROWS,
+    LiftCell,
+    LiftTable,
     joint_lifts,
     lift_cells,
     render_lift_table,
@@ -143,3 +148,131 @@ def test_a_tiny_cohort_gives_nan_not_an_error(table: pd.DataFrame) -> None:
     assert new
     assert all(math.isnan(r.rel_effect_size_ci_lower) for r in new)
     assert all(not math.isnan(r.rel_effect_size_ci_lower) for r in joint if r.segment == "old")
+
+
+def _planted(effects: ResultCollection, miss: tuple[str, str]) -> ResultCollection[TrueEffect]:
+    """Truth equal to each estimate (inside its interval), except one cell far outside."""
+    rows = []
+    for r in effects:
+        value = (
+            r.rel_effect_size_ci_upper + 0.5
+            if (r.metric, r.segment) == miss
+            else (r.rel_effect_size)
+        )
+        rows.append(TrueEffect(r.metric, r.segment, 10, 1.0, 1.0 + value, value, value))
+    return ResultCollection(rows, "truth")
+
+
+def test_a_truth_outside_the_interval_is_marked_everywhere(table: pd.DataFrame) -> None:
+    """The '!' mark sits next to the one missed cell in text, markdown and HTML, the legend
+    explains it, and the flag reaches to_pandas and to_dicts (summary.json)."""
+    cfg = ABConfig()
+    effects = compare(table, [m for m, _ in PAPER_COLUMNS], cfg)
+    cells = lift_cells(effects, _planted(effects, ("likes", "all")), joint_lifts(table, cfg))
+    assert isinstance(cells, LiftTable)
+    flagged = [(c.metric, c.segment) for c in cells if c.truth_outside_ci]
+    assert flagged == [("likes", "all")]
+    assert [(c.metric, c.segment) for c in cells.misses] == flagged
+    missed = cells.misses[0]
+    text = str(cells)
+    lines = text.splitlines()
+    overall = next(line for line in lines if line.startswith("Overall"))
+    star = "*" if missed.significant else ""
+    estimate = (
+        f"{100 * missed.rel_effect_size:+.2f}% [{100 * missed.rel_effect_size_ci_lower:+.2f}%, "
+        f"{100 * missed.rel_effect_size_ci_upper:+.2f}%]{star}!"
+    )
+    assert f" {estimate} " in overall + " "  # next to the cell, in the Overall row
+    assert sum(line.count("]!") + line.count("]*!") for line in lines) == 1
+    assert lines[-1] == (
+        f"!: the cell's interval excludes the twin's true lift (1 of 18 cells): {MISS_WARNING}."
+    )
+    md = cells.to_markdown()
+    assert md.count("]!;") + md.count("]*!;") == 1
+    assert "`!`: the cell's interval excludes the twin's true lift (1 of 18 cells): " in md
+    page = cells.to_html()
+    assert page.count(">!</strong>") == 1
+    assert page.count('<td style="background:#fde8e8">') == 1
+    frame = cells.to_pandas()
+    assert frame["truth_outside_ci"].dtype == bool
+    assert frame["truth_outside_ci"].sum() == 1
+    rows = cells.to_dicts()
+    assert [r["truth_outside_ci"] for r in rows].count(True) == 1
+    assert all(isinstance(r["truth_outside_ci"], bool) for r in rows)
+    assert missed.covers_truth is False
+    # The planted miss is far beyond the joint interval's upper end as well.
+    assert missed.truth_outside_joint_ci == (missed.true_rel_effect_size > missed.joint_ci_upper)
+
+
+def test_no_twin_no_mark_and_no_miss_legend(table: pd.DataFrame) -> None:
+    cfg = ABConfig()
+    effects = compare(table, [m for m, _ in PAPER_COLUMNS], cfg)
+    cells = lift_cells(effects, None, joint_lifts(table, cfg))
+    assert not any(c.truth_outside_ci or c.truth_outside_joint_ci for c in cells)
+    text = str(cells)
+    assert "!" not in text
+    assert "true" not in cells.legend()
+    assert len(text.splitlines()) == 1 + 2 * len(PAPER_ROWS) + 1  # header, est/joint, legend
+
+
+def test_unknown_interval_is_not_called_a_miss() -> None:
+    nan = math.nan
+    cell = LiftCell("likes", "new", nan, nan, nan, False, 0.3)
+    assert cell.truth_outside_ci is False
+    assert "!" not in render_lift_table(LiftTable([cell]))
+    assert "(0 of 0 cells)" in LiftTable([cell]).legend()
+
+
+def test_to_pandas_columns_and_str_is_the_text_with_legend(table: pd.DataFrame) -> None:
+    cfg = ABConfig()
+    effects = compare(table, [m for m, _ in PAPER_COLUMNS], cfg)
+    cells = lift_cells(effects, _truth(effects, 0.0), joint_lifts(table, cfg))
+    assert list(cells.to_pandas().columns) == [
+        "metric",
+        "segment",
+        "rel_effect_size",
+        "rel_effect_size_ci_lower",
+        "rel_effect_size_ci_upper",
+        "significant",
+        "true_rel_effect_size",
+        "joint_ci_lower",
+        "joint_ci_upper",
+        "truth_outside_ci",
+        "truth_outside_joint_ci",
+    ]
+    assert len(cells.to_pandas()) == N_CELLS
+    assert str(cells) == render_lift_table(cells) + "\n" + cells.legend()
+    # The legend's first line is the one `adasim run` has always printed.
+    assert cells.legend().splitlines()[0] == (
+        "[ ]: 95% interval of each cell; *: significant after Holm over all the report's "
+        "tests; joint: simultaneous 95% intervals over the 18 cells (Bonferroni, each at "
+        "alpha 0.05/18); true: the twin's true lift."
+    )
+    assert isinstance(cells.filter(lambda c: c.segment == "all"), LiftTable)
+    assert cells._repr_html_() == cells.to_html()
+
+
+def test_legend_follows_the_correction_and_level(table: pd.DataFrame) -> None:
+    cfg = ABConfig(alpha=0.1, correction="bh")
+    effects = compare(table, [m for m, _ in PAPER_COLUMNS], cfg)
+    cells = lift_cells(effects, None, joint_lifts(table, cfg))
+    assert (cells.alpha, cells.correction) == (0.1, "bh")
+    legend = cells.legend()
+    assert "[ ]: 90% interval of each cell" in legend
+    assert "Benjamini-Hochberg" in legend
+    assert "each at alpha 0.1/18" in legend
+    none = lift_cells(compare(table, ["likes"], replace(cfg, correction="none")))
+    assert "without a multiple-testing correction" in none.legend()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"alpha": 0.0}, r"alpha == 0\.0, must be in \(0, 1\)"),
+        ({"alpha": 1.5}, r"alpha == 1\.5, must be in \(0, 1\)"),
+        ({"correction": "bonferroni"}, r"correction == 'bonferroni', must be 'holm', 'bh'"),
+    ],
+)
+def test_lift_table_rejects_bad_options(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(AnalysisError, match=message):
+        LiftTable([], **kwargs)  # type: ignore[arg-type]

@@ -14,8 +14,11 @@ from matplotlib.figure import Figure
 
 from analysis.errors import AnalysisError
 from analysis.figures import save_figure
-from analysis.report import ReportSection, build_report, load_summary
+from analysis.metrics import infer_window, load_events
+from analysis.report import ReportSection, build_report, load_summary, write_report
+from analysis.results import ResultCollection
 from analysis.synthetic import SyntheticLogConfig, synthetic_log
+from analysis.twin import TrueEffect
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +105,59 @@ def test_markdown_mentions_every_section(report) -> None:  # type: ignore[no-unt
     ):
         assert f"## {heading}" in md
     assert "![Lift by metric and segment](figures/forest.png)" in md
+
+
+def test_headline_table_comes_first(report) -> None:  # type: ignore[no-untyped-def]
+    """Right after the title and source line, before the figures, in md and html; the same
+    cells in summary.json and on the returned Report."""
+    md = report.markdown.read_text()
+    headings = [line for line in md.splitlines() if line.startswith("#")]
+    assert headings[:2] == ["# A/B experiment report", "## Relative lifts (treatment vs control)"]
+    assert md.index("| State | Active Days |") < md.index("![Lift by metric and segment]")
+    assert "`[ ]`: 95% interval of each cell" in md
+    html = report.html.read_text()
+    assert html.index("<h1>") < html.index('<table class="lift-table">') < html.index("<figure>")
+    summary = load_summary(report.summary)
+    assert summary["lift_table"] == report.lift_table.to_dicts()
+    assert len(report.lift_table) == 18
+    assert not report.lift_table.has_truth  # a plain log has no twin
+
+
+def test_truth_is_marked_in_the_report(run_dir: Path, tmp_path: Path) -> None:
+    """With the twin's truth: '!' where an interval misses it (here planted in one cell),
+    truth markers on the forest plot, the flags in summary.json."""
+    events = load_events(run_dir / "events")
+    users = pd.read_parquet(run_dir / "users.parquet")
+    window = infer_window(events, users)
+    plain = write_report(events, users, window, tmp_path / "plain")
+    truth = ResultCollection(
+        [
+            TrueEffect(
+                r.metric,
+                r.segment,
+                10,
+                1.0,
+                1.0,
+                0.0,
+                (r.rel_effect_size_ci_upper + 1.0)
+                if (r.metric, r.segment) == ("duration", "old")
+                else r.rel_effect_size,
+            )
+            for r in plain.analysis.effects
+        ]
+    )
+    got = write_report(events, users, window, tmp_path / "twin", truth=truth)
+    assert [(c.metric, c.segment) for c in got.lift_table.misses] == [("duration", "old")]
+    md = got.markdown.read_text()
+    assert md.count("]!;") + md.count("]*!;") == 1
+    assert "(1 of 18 cells)" in md
+    assert got.html.read_text().count(">!</strong>") == 1
+    cells = load_summary(got.summary)["lift_table"]
+    assert [c["truth_outside_ci"] for c in cells].count(True) == 1
+    # The forest plot changed: it carries the truth markers.
+    assert (got.out_dir / "figures" / "forest.png").read_bytes() != (
+        plain.out_dir / "figures" / "forest.png"
+    ).read_bytes()
 
 
 def test_missing_run_dir(tmp_path: Path) -> None:

@@ -1,14 +1,26 @@
-"""``adasim report RUN_DIR``: the command module parses, builds the report, and exits 0/2."""
+"""``adasim report RUN_DIR``: the command module parses, builds the report, and exits 0/2.
+
+On a finished ``adasim run`` it rebuilds exactly the report the run wrote (the run is
+made once per module: ``configs/quick.toml`` on a smaller world, one worker process).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from analysis.synthetic import SyntheticLogConfig, synthetic_log
+from simulator.cli import build_parser, main
 from simulator.commands import report as report_command
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT_FILES = ("report.md", "report.html", "summary.json")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,16 +40,137 @@ def test_report_command_writes_files(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "wrote" in out
     assert (tmp_path / "report.html").exists()
-    assert (tmp_path / "summary.json").exists()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    # A plain log's report has the headline table too (no twin: no truth, no '!').
+    assert len(summary["lift_table"]) == 18
+    assert summary["config"]["ab"]["alpha"] == 0.1
+    assert summary["config"]["ab"]["correction"] == "bh"
+    assert out.startswith("State ")
+    assert "Benjamini-Hochberg" in out
 
 
 @pytest.mark.parametrize(
-    "argv",
-    [["report", "/nonexistent/run"], ["report", "/nonexistent/run", "--start-day", "3"]],
+    ("argv", "message"),
+    [
+        (["report", "/nonexistent/run"], "has no users.parquet"),
+        (["report", "/nonexistent/run", "--start-day", "3"], "give both"),
+        (["report", "/nonexistent/run", "--pre-start-day", "0"], "without a window"),
+    ],
 )
 def test_report_command_bad_input_exits_2(
-    argv: list[str], capsys: pytest.CaptureFixture[str]
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = _parser().parse_args(argv)
     assert report_command.run(args) == 2
-    assert "adasim report:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "adasim report:" in err
+    assert message in err
+
+
+def test_help_is_for_users(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["report", "--help"])
+    out = capsys.readouterr().out
+    assert "exactly the one the run wrote" in out
+    assert "examples:" in out
+    assert "Thin:" not in out  # the module's docstring is for developers
+    assert ":func:" not in out
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """A finished quick run (seed 3), a copy of what it wrote, and what it printed."""
+    base = tmp_path_factory.mktemp("quick")
+    run_dir, written = base / "run", base / "written"
+    argv = ["run", str(ROOT / "configs/quick.toml"), "--out", str(run_dir), "--no-progress"]
+    argv += ["--seed", "3", "--set", "experiment.workers=1", "--set", "world.n_users=600"]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(argv) == 0
+    written.mkdir()
+    for name in REPORT_FILES:
+        shutil.copy(run_dir / name, written / name)
+    shutil.copytree(run_dir / "figures", written / "figures")
+    return run_dir, written, printed.getvalue()
+
+
+def test_rebuilt_report_is_the_runs_own(
+    finished_run: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir, written, printed = finished_run
+    for name in REPORT_FILES:
+        (run_dir / name).unlink()
+    shutil.rmtree(run_dir / "figures")
+    assert main(["report", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert (run_dir / "report.md").read_text() == (written / "report.md").read_text()
+    assert (run_dir / "report.html").read_text() == (written / "report.html").read_text()
+    rebuilt = json.loads((run_dir / "summary.json").read_text())
+    assert rebuilt == json.loads((written / "summary.json").read_text())
+    for png in sorted((written / "figures").glob("*.png")):
+        assert (run_dir / "figures" / png.name).read_bytes() == png.read_bytes(), png.name
+    # What the old rebuild dropped is there, and the title is the run's.
+    assert rebuilt["seed"] == 3
+    assert rebuilt["title"] == "quick: treatment vs control"
+    assert {"twin_truth", "training_losses"} <= set(rebuilt["extra_sections"])
+    assert all(cell["true_rel_effect_size"] is not None for cell in rebuilt["lift_table"])
+    # It prints the table `adasim run` printed, legend included.
+    table = out.split("\n\nwrote ")[0]
+    assert table in printed
+    assert table.splitlines()[0].startswith("State ")
+
+
+def test_marks_agree_with_the_summary(finished_run: tuple[Path, Path, str]) -> None:
+    """Each cell whose interval misses the truth carries '!' in the terminal table and in
+    report.md, as many as summary.json's flags; the headline comes right after the title."""
+    _, written, printed = finished_run
+    summary = json.loads((written / "summary.json").read_text())
+    misses = sum(cell["truth_outside_ci"] for cell in summary["lift_table"])
+    table = printed[printed.index("State ") :]
+    assert table.count("]!") + table.count("]*!") == misses
+    assert f"({misses} of 18 cells)" in table
+    md = (written / "report.md").read_text()
+    assert md.count("]!;") + md.count("]*!;") == misses
+    sections = [line for line in md.splitlines() if line.startswith("#")]
+    assert sections[:2] == [
+        "# quick: treatment vs control",
+        "## Relative lifts (treatment vs control)",
+    ]
+    assert md.index("| State |") < md.index("![Lift by metric and segment]")
+    page = (written / "report.html").read_text()
+    assert page.index('<table class="lift-table">') < page.index("<figure>")
+    assert page.count(">!</strong>") == misses
+
+
+def test_options_apply_on_top_of_the_run(
+    finished_run: tuple[Path, Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir, written, _ = finished_run
+    out = tmp_path / "alpha10"
+    argv = ["report", str(run_dir), "--alpha", "0.1", "--no-cuped", "--out", str(out)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    summary = json.loads((out / "summary.json").read_text())
+    run_summary = json.loads((written / "summary.json").read_text())
+    assert summary["config"]["ab"]["alpha"] == 0.1
+    assert summary["config"]["ab"]["cuped"] is False
+    # The rest is the run's: window, arms' split, title, seed, twin and loss sections.
+    for key in ("title", "seed", "window", "source"):
+        assert summary[key] == run_summary[key]
+    assert (
+        summary["config"]["ab"]["expected_share"] == run_summary["config"]["ab"]["expected_share"]
+    )
+    assert set(summary["extra_sections"]) == set(run_summary["extra_sections"])
+    assert summary["lift_table"][0]["true_rel_effect_size"] is not None
+    assert "[ ]: 90% interval of each cell" in (out / "report.md").read_text().replace("`", "")
+    # The run's own report is left alone.
+    assert (run_dir / "report.md").read_text() == (written / "report.md").read_text()
+
+
+def test_an_arm_the_run_does_not_have_exits_2(
+    finished_run: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir, _, _ = finished_run
+    assert main(["report", str(run_dir), "--treatment", "bogus", "--out", "/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert "treatment == 'bogus', must be one of the run's arms: control, treatment" in err
