@@ -86,6 +86,7 @@ from analysis.sweep_report import (
     write_sweep_report,
 )
 from analysis.synthetic import SyntheticLogConfig, synthetic_log
+from analysis.tables import load_users
 from analysis.ttest import WelchArrays, welch_from_stats, welch_from_values
 from analysis.twin import TrueEffect, twin_effects, twin_effects_from_runs
 
@@ -156,6 +157,7 @@ __all__ = [
     "lift_by_parameter",
     "lift_cells",
     "load_events",
+    "load_users",
     "log_loss",
     "log_ratio_correlation",
     "look_covariance",

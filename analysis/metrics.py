@@ -20,7 +20,6 @@ Per-user columns for the window ``[start_day, end_day)``:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,6 +35,7 @@ from analysis.schema import (
     check_columns,
     check_finite,
 )
+from analysis.tables import load_events
 
 
 @dataclass(frozen=True)
@@ -83,27 +83,6 @@ class MetricsWindow:
     def n_days(self) -> int:
         """Days in the window."""
         return self.end_day - self.start_day
-
-
-def load_events(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read an event log from a Parquet file or a directory of Parquet files.
-
-    Args:
-        path: ``runs/<name>/events`` (a directory of ``*.parquet``) or one file.
-        columns: Columns to read (all if ``None``).
-
-    Returns:
-        The events as one DataFrame.
-    """
-    p = Path(path)
-    if p.is_dir():
-        files = sorted(p.glob("*.parquet"))
-        if not files:
-            raise AnalysisError(f"events path {str(p)!r} holds no *.parquet files")
-        return pd.concat([pd.read_parquet(f, columns=columns) for f in files], ignore_index=True)
-    if not p.exists():
-        raise AnalysisError(f"events path {str(p)!r} does not exist")
-    return pd.read_parquet(p, columns=columns)
 
 
 def _user_index(

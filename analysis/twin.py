@@ -23,6 +23,7 @@ from analysis.errors import AnalysisError
 from analysis.metrics import MetricsWindow, load_events, user_metrics
 from analysis.results import ResultCollection
 from analysis.schema import REQUIRED_EVENT_COLUMNS, MetricDef, metric_by_name
+from analysis.tables import load_users
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def twin_effects_from_runs(
     """:func:`twin_effects` from two run directories (``events/`` and ``users.parquet``)."""
     tables = []
     for d in (Path(control_dir), Path(treatment_dir)):
-        users = pd.read_parquet(d / "users.parquet")
+        users = load_users(d / "users.parquet")
         events = load_events(d / "events", columns=list(REQUIRED_EVENT_COLUMNS))
         tables.append(user_metrics(events, users, window))
     return twin_effects(tables[0], tables[1], metrics)

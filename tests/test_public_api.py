@@ -200,6 +200,7 @@ PUBLIC: dict[str, set[str]] = {
         "item_exposure",
         "lift_cells",
         "load_events",
+        "load_users",
         "log_loss",
         "mde",
         "mde_from_pre_period",

@@ -19,6 +19,7 @@ happened fewer than ``new_user_days`` days after the user registered.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -96,11 +97,48 @@ def _int_table(table: pa.Table, reserved: tuple[str, ...]) -> list[str]:
     return out
 
 
+def _read(path: Path, columns: Sequence[str], what: str) -> pa.Table:
+    """One Parquet file, checked first: a broken file or a missing column is one line.
+
+    ``columns`` must all be present; the whole file is read if ``what`` is not
+    ``"events"`` (the feature tables' meta columns are found by type).
+    """
+    try:
+        schema = pq.read_schema(path)
+        missing = [c for c in columns if c not in schema.names]
+        if missing:
+            raise ConfigError(
+                f"{what} file {str(path)!r} lacks column(s) {missing}; it has {schema.names}"
+            )
+        for c in columns:
+            typ = schema.field(c).type
+            numeric = pa.types.is_integer(typ) or pa.types.is_floating(typ)
+            if c != "arm" and not (numeric or pa.types.is_boolean(typ)):
+                raise ConfigError(
+                    f"{what} file {str(path)!r} column {c!r} has type {typ}, must be a number"
+                )
+        return pq.read_table(path, columns=list(columns) if what == "events" else None)
+    except (pa.ArrowException, OSError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = reason.partition("': ")[2] or reason  # drop pyarrow's "Could not open '...'"
+        raise ConfigError(
+            f"{what} file {str(path)!r} is not a readable Parquet file ({reason}); "
+            "it may be truncated, corrupt or of another format"
+        ) from None
+
+
 def _read_events(root: Path) -> pa.Table:
     files = sorted((root / "events").glob("part-*.parquet"))
     if not files:
         raise ConfigError(f"no event files in {root / 'events'}; is {root} a run directory?")
-    return pa.concat_tables([pq.read_table(f, columns=list(_EVENT_COLUMNS)) for f in files])
+    tables = [_read(f, _EVENT_COLUMNS, "events") for f in files]
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowException as err:
+        raise ConfigError(
+            f"event files in {str(root / 'events')!r} disagree on column types ({err}); "
+            "they must come from one run"
+        ) from None
 
 
 def _col(table: pa.Table, name: str, dtype: type) -> NDArray:  # type: ignore[type-arg]
@@ -114,8 +152,8 @@ def load_run(run_dir: str | Path, config: SimDataConfig | None = None) -> Offlin
     for name in ("users.parquet", "items.parquet"):
         if not (root / name).exists():
             raise ConfigError(f"{root / name} does not exist; is {root} a run directory?")
-    users = pq.read_table(root / "users.parquet")
-    items = pq.read_table(root / "items.parquet")
+    users = _read(root / "users.parquet", ("user_id", "registration_day"), "users")
+    items = _read(root / "items.parquet", ("item_id",), "items")
     events = _read_events(root)
     if cfg.arms is not None:
         arm = np.asarray(events.column("arm").to_pylist(), dtype=object)

@@ -93,3 +93,47 @@ def test_history_holds_earlier_finished_items(tiny_run: Path) -> None:
         want = past["item_id"].tolist()[::-1][:2]
         want += [-1] * (2 - len(want))
         assert d.train.history[n].tolist() == want
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+BROKEN_FILES = [
+    # (file of the run, how it is broken, message pattern)
+    ("events/part-*.parquet", lambda p: p.write_bytes(b""), r"is not a readable Parquet file"),
+    ("events/part-*.parquet", _truncate, r"is not a readable Parquet file \(Parquet magic"),
+    (
+        "events/part-*.parquet",
+        lambda p: pd.read_parquet(p).drop(columns="minute").to_parquet(p),
+        r"lacks column\(s\) \['minute'\]",
+    ),
+    (
+        "events/part-*.parquet",
+        lambda p: pd.read_parquet(p).astype({"day": str}).to_parquet(p),
+        r"column 'day' has type (large_)?string, must be a number",
+    ),
+    ("users.parquet", lambda p: p.write_text("user_id\n1\n"), r"is not a readable Parquet"),
+    (
+        "items.parquet",
+        lambda p: pd.DataFrame({"x": [1]}).to_parquet(p),
+        r"lacks column\(s\) \['item_id'\]",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "breaks", "pattern"), BROKEN_FILES)
+def test_a_broken_file_is_one_line_naming_it(
+    tiny_run: Path, tmp_path: Path, name: str, breaks: object, pattern: str
+) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    target = sorted(run.glob(name))[-1]
+    breaks(target)  # type: ignore[operator]
+    with pytest.raises(ConfigError, match=pattern) as info:
+        load_run(run)
+    assert str(target) in str(info.value)
+    assert "\n" not in str(info.value)
