@@ -24,6 +24,7 @@ Part of the composition root: it loads checkpoints (agents, torch) and calls ana
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from tqdm import tqdm
 
 from analysis.metrics import load_events
 from analysis.ope import (
@@ -41,9 +43,11 @@ from analysis.ope import (
     compare_with_references,
     evaluate_logs,
 )
+from analysis.results import jsonable
+from analysis.tables import load_users
 from simulator.checkpoint import load_checkpoint
 from simulator.config import Config, load_config
-from simulator.errors import SimulationError
+from simulator.errors import ConfigError, SimulationError
 from simulator.experiment import RunLayout, build_world
 from simulator.world import World
 
@@ -166,29 +170,106 @@ def _cohort_columns(
     return log
 
 
+def _replay(
+    config: Config, layout: RunLayout, world: World, log: pd.DataFrame, bar: tqdm[Any]
+) -> SparseActionDist:
+    """:func:`treatment_distribution` one experiment day at a time, advancing ``bar``.
+
+    Each day replays its own snapshot of the treatment agent, so splitting by day gives
+    the same distribution as one call, row for row.
+    """
+    days = log["day"].to_numpy()
+    order = np.argsort(days, kind="stable")
+    parts = []
+    for day in np.unique(days):
+        rows = np.flatnonzero(days == day)
+        bar.set_postfix_str(f"day {int(day)}")
+        parts.append(treatment_distribution(config, layout, world, log.iloc[rows]))
+        bar.update(1)
+    if not parts:
+        return treatment_distribution(config, layout, world, log)
+    candidates = np.empty((len(log), parts[0].candidates.shape[1]), dtype=np.int64)
+    probs = np.empty((len(log), *parts[0].probs.shape[1:]), dtype=np.float64)
+    candidates[order] = np.concatenate([p.candidates for p in parts])
+    probs[order] = np.concatenate([p.probs for p in parts])
+    return SparseActionDist(candidates=candidates, probs=probs)
+
+
+def check_bootstrap(n_bootstrap_samples: int) -> None:
+    """The bootstrap count is checked before the world is built or a checkpoint read."""
+    if isinstance(n_bootstrap_samples, bool) or not isinstance(n_bootstrap_samples, int):
+        raise ConfigError(f"n_bootstrap_samples == {n_bootstrap_samples!r}, must be an integer")
+    if n_bootstrap_samples < 1:
+        raise ConfigError(f"n_bootstrap_samples == {n_bootstrap_samples}, must be >= 1")
+
+
 def evaluate_run(
     run_dir: str | Path,
     n_bootstrap_samples: int = 200,
     rng: int | None = 0,
+    progress: bool = False,
 ) -> OPERun:
     """Estimate the treatment's value from the control arm's log of a finished run.
 
     Writes ``ope/ope.md`` and ``ope/ope.json`` into the run directory; :func:`analyse_run`
-    puts them into the report and ``summary.json``.
+    puts them into the report and ``summary.json``. ``ope.json`` is strict JSON: an
+    undefined value (no truth for a per-session estimate, a cohort too small for an
+    interval) is ``null``, as in ``summary.json``, so any JSON reader takes it.
+
+    Args:
+        run_dir: A finished run directory.
+        n_bootstrap_samples: Bootstrap resamples per (reward, level, cohort).
+        rng: Seed of the cross-fitting folds and the bootstrap.
+        progress: Show progress bars on stderr: the replayed days (one treatment snapshot
+            each, the slow part), then the estimator blocks.
+
+    Raises:
+        ConfigError: a bad argument or config (before anything is read or built).
+        SimulationError: the run has not finished its A/B part or lacks a snapshot.
+        AnalysisError: an event or users file is unreadable or not the contract.
     """
+    check_bootstrap(n_bootstrap_samples)
     root = Path(run_dir)
     config = load_config(root / "config.toml")
     layout = RunLayout(root)
     exp = config.experiment
     if not layout.done("ab").is_file():
         raise SimulationError(f"run {root} has not finished its A/B part; run `adasim run` first")
-    world = build_world(config)
     events = load_events(root / "events")
-    users = pd.read_parquet(root / "users.parquet")
+    users = load_users(root / "users.parquet")
+    from simulator.registry import one_torch_thread
+
+    # As the agents ran: the same probabilities, and no thread contention (on a busy
+    # 2-core machine torch's default threads made the replay ten times slower).
+    one_torch_thread()
+    world = build_world(config)
     in_exp = events["day"] >= exp.pre_days
     log = events[in_exp & (events["arm"] == exp.control)].reset_index(drop=True)
     log = _cohort_columns(log, users, events, config)
-    dist = treatment_distribution(config, layout, world, log)
+    with tqdm(
+        total=int(log["day"].nunique()),
+        desc="ope: replay",
+        unit="day",
+        file=sys.stderr,
+        disable=not progress,
+    ) as bar:
+        dist = _replay(config, layout, world, log, bar)
+    blocks: list[tqdm[Any]] = []
+
+    def on_block(label: str, done: int, total: int) -> None:
+        if not blocks:
+            blocks.append(
+                tqdm(
+                    total=total,
+                    desc="ope: estimate",
+                    unit="block",
+                    file=sys.stderr,
+                    disable=not progress,
+                )
+            )
+        blocks[0].set_postfix_str(label)
+        blocks[0].update(1)
+
     results = evaluate_logs(
         log,
         dist,
@@ -198,7 +279,10 @@ def evaluate_run(
         alpha=exp.alpha,
         n_bootstrap_samples=n_bootstrap_samples,
         rng=rng,
+        on_block=on_block,
     )
+    for bar in blocks:
+        bar.close()
     from scipy import stats
 
     z = float(stats.norm.ppf(1 - exp.alpha / 2))
@@ -258,7 +342,7 @@ def evaluate_run(
         "estimates": results.to_dicts(),
         "comparison": comparison.to_dicts(),
     }
-    js.write_text(json.dumps(payload, indent=2, default=float))
+    js.write_text(json.dumps(jsonable(payload), indent=2, allow_nan=False))
     return OPERun(results, comparison, md, js)
 
 
@@ -279,4 +363,11 @@ def _markdown(results: OPEResults, comparison: OPEComparisonTable, n: int, t: st
     )
 
 
-__all__ = ["HEAD_SHARE", "OPERun", "evaluate_run", "treatment_distribution", "true_finish_rate"]
+__all__ = [
+    "HEAD_SHARE",
+    "OPERun",
+    "check_bootstrap",
+    "evaluate_run",
+    "treatment_distribution",
+    "true_finish_rate",
+]

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.errors import AnalysisError, SchemaError
+from analysis.ope._checks import check_alpha, check_positive_int
 from analysis.ope.base import BaseOffPolicyEstimator, reduce_inputs
 from analysis.ope.bootstrap import (
     BootstrapMethod,
@@ -236,6 +237,7 @@ def evaluate_logs(
     tiny_pscore: float = DEFAULT_TINY_PSCORE,
     include_effects: bool = True,
     rng: RandomState = None,
+    on_block: Callable[[str, int, int], None] | None = None,
 ) -> OPEResults:
     """Estimate an evaluation policy's value from a logged table, by estimator and cohort.
 
@@ -264,6 +266,9 @@ def evaluate_logs(
         include_effects: Also report each estimator's effect, its value minus the logged
             value (``quantity="effect"``), with a paired interval.
         rng: Seed or generator (folds and bootstrap draw independent child streams).
+        on_block: Called after each (reward, level, cohort) block with its label, the
+            blocks done and the blocks in all, e.g. to advance a progress bar; the
+            numbers are checked before any block runs, so a bad one fails at once.
 
     Returns:
         The estimates: for every reward and cohort, ``logged`` and each bandit estimator
@@ -271,6 +276,9 @@ def evaluate_logs(
         session total) and each session estimator (level ``"session"``); with
         ``include_effects``, each estimator's effect over ``logged`` as well.
     """
+    check_positive_int(n_bootstrap_samples, "n_bootstrap_samples")
+    check_positive_int(n_folds, "n_folds")
+    check_alpha(alpha)
     cols = columns or LogColumns()
     estimators = tuple(estimators) if estimators is not None else default_estimators()
     session_estimators = (
@@ -299,6 +307,16 @@ def evaluate_logs(
         candidates = np.broadcast_to(np.arange(dense.shape[1]), (n_rounds, dense.shape[1]))
     masks = _cohort_masks(log, cohorts, n_rounds)
     results: list[OPEEstimate] = []
+    with_sessions = bool(session_rewards) and bool(session_estimators)
+    n_blocks = len(masks) * (len(rewards) + (len(session_rewards) if with_sessions else 0))
+    n_done = 0
+
+    def advance(label: str) -> None:
+        nonlocal n_done
+        n_done += 1
+        if on_block is not None:
+            on_block(label, n_done, n_blocks)
+
     for reward_name in rewards:
         reward = _column(log, reward_name)
         q_hat = None
@@ -320,6 +338,7 @@ def evaluate_logs(
         for label, mask in masks:
             sub = inputs if mask is None else inputs.subset(mask)
             if sub.n_rounds == 0:
+                advance(f"{reward_name}/round/{label}")
                 continue
             logged = _Term(
                 "logged",
@@ -348,7 +367,8 @@ def evaluate_logs(
                 rng=gen.spawn(1)[0],
                 method=method,
             )
-    if session_rewards and session_estimators:
+            advance(f"{reward_name}/round/{label}")
+    if with_sessions:
         pi_e = reduce_inputs(np.zeros(n_rounds), action, pscore, action_dist, position).pi_e_factual
         session_id = _column(log, cols.session)
         step = _column(log, cols.step)
@@ -361,6 +381,7 @@ def evaluate_logs(
                     else _session_rows(mask, session_id, step)
                 )
                 if not keep.any():
+                    advance(f"{reward_name}/session/{label}")
                     continue
                 sessions = [
                     reduce_sessions(
@@ -407,4 +428,5 @@ def evaluate_logs(
                     rng=gen.spawn(1)[0],
                     method=method,
                 )
+                advance(f"{reward_name}/session/{label}")
     return OPEResults(tuple(results))

@@ -25,16 +25,28 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a finished run directory, e.g. runs/default")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples (default 200)")
     p.add_argument("--seed", type=int, default=0, help="seed of folds and bootstrap")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the comparison with the truth, rebuild the report."""
     from simulator.config import load_config
+    from simulator.errors import ConfigError
     from simulator.ope_run import evaluate_run
     from simulator.run_analysis import analyse_run
 
-    result = evaluate_run(args.run_dir, n_bootstrap_samples=args.bootstrap, rng=args.seed)
+    # Every argument is checked before the world is built and the snapshots replayed.
+    if args.bootstrap < 1:
+        raise ConfigError(f"--bootstrap == {args.bootstrap}, must be >= 1")
+    if args.seed < 0:
+        raise ConfigError(f"--seed == {args.seed}, must be >= 0")
+    result = evaluate_run(
+        args.run_dir,
+        n_bootstrap_samples=args.bootstrap,
+        rng=args.seed,
+        progress=not args.no_progress,
+    )
     print(result.comparison)
     config = load_config(f"{args.run_dir}/config.toml")
     analysis = analyse_run(config, args.run_dir)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.errors import SchemaError
+from analysis.errors import AnalysisError, SchemaError
 from analysis.ope import (
     LogColumns,
     OPEResults,
@@ -119,6 +119,49 @@ def test_missing_column_is_a_schema_error() -> None:
         evaluate_logs(log, dist, columns=LogColumns(action="item"))
     with pytest.raises(SchemaError, match="log has no column 'likes'"):
         evaluate_logs(log, dist, rewards=["likes"], reward_model=ShrunkMeanRewardModel())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_bootstrap_samples": 0}, r"n_bootstrap_samples == 0, must be an integer >= 1"),
+        ({"n_bootstrap_samples": 2.5}, r"n_bootstrap_samples == 2\.5"),
+        ({"n_folds": 0}, r"n_folds == 0, must be an integer >= 1"),
+        ({"alpha": 1.5}, r"alpha == 1\.5, must be in \(0, 1\)"),
+    ],
+)
+def test_bad_numbers_fail_before_any_estimation(
+    kwargs: dict[str, Any], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import analysis.ope.evaluate as evaluate
+
+    def never(*args: Any, **kw: Any) -> Any:
+        raise AssertionError("the reward model was fitted before the arguments were checked")
+
+    monkeypatch.setattr(evaluate, "cross_fit_predict", never)
+    b, fb, log = _log()
+    dist = b.sparse_action_dist(b.behavior_policy, fb.context_type)
+    with pytest.raises(AnalysisError, match=message):
+        evaluate_logs(log, dist, **kwargs)
+
+
+def test_on_block_counts_every_reward_level_and_cohort() -> None:
+    b, fb, log = _log()
+    dist = b.sparse_action_dist(b.behavior_policy, fb.context_type)
+    calls: list[tuple[str, int, int]] = []
+    evaluate_logs(
+        log,
+        dist,
+        cohorts=["cohort"],
+        n_bootstrap_samples=5,
+        rng=0,
+        on_block=lambda label, done, total: calls.append((label, done, total)),
+    )
+    # (finish round + finish and listen_seconds sessions) x (all, new, old)
+    assert [c[1] for c in calls] == list(range(1, 10))
+    assert {c[2] for c in calls} == {9}
+    assert calls[0][0] == "finish/round/all"
+    assert calls[-1][0] == "listen_seconds/session/cohort=old"
 
 
 def test_dense_action_dist_gives_the_same_as_sparse() -> None:
