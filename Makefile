@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip
 CONFIG ?= configs/default.toml
+# numpy's SIMD dispatch pinned as the adasim command pins it (simulator/numpy_kernels.py),
+# so that tests calling the library compute as the command line does, on any x86-64.
+PIN_NUMPY := NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"
 
 .PHONY: run test test-slow lint typecheck bench clean install ml100k browser test-data
 
@@ -44,10 +47,10 @@ test: $(STAMP) browser test-data
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(PIN_NUMPY) $(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(PIN_NUMPY) $(BIN)/python -m pytest -q -m slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_world.py

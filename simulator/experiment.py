@@ -51,6 +51,7 @@ from simulator.engine import Engine
 from simulator.errors import ConfigError, SimulationError
 from simulator.eventlog import EventLog
 from simulator.experiment_config import ArmConfig
+from simulator.numpy_kernels import warn_if_unpinned
 from simulator.population import MINUTES_PER_DAY
 from simulator.process_pool import map_in_processes
 from simulator.registry import one_torch_thread
@@ -419,9 +420,12 @@ def _worker(args: tuple[Config, Path, str, bool, int, KeepCheckpoints]) -> str:
 
 
 def _drop_resume_state(layout: RunLayout, variants: tuple[str, ...]) -> None:
-    """Once every variant is done: the day checkpoints and the fork serve no resume any more."""
+    """Once every variant is done: the day checkpoints and the fork serve no resume any more.
+
+    Damaged checkpoints set aside as ``*.corrupt`` stay, for a look at what went wrong.
+    """
     for variant in variants:
-        for path in layout.checkpoints(variant).glob("day-*.pkl*"):
+        for path in layout.checkpoints(variant).glob("day-*.pkl"):
             path.unlink()
     layout.fork().unlink(missing_ok=True)
 
@@ -457,6 +461,7 @@ def run_experiment(
             f"keep_checkpoints == {keep_checkpoints!r}, must be one of {KEEP_CHECKPOINTS}"
         )
     layout = RunLayout(prepare_run_folder(out_dir, config, fresh=fresh))
+    warn_if_unpinned()
     write_config(config, layout.root / "config.toml")
     one_torch_thread()  # the same result whatever the number of workers
     run_pre_period(config, layout, factory, progress, keep_checkpoints)

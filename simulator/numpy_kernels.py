@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import platform
+import warnings
 
 NUMPY_PINNED: dict[str, str] = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
 """The environment that keeps numpy on its AVX2 code paths (x86-64 only)."""
@@ -54,4 +55,27 @@ def numpy_dispatch_pinned() -> bool:
     return not any(features.get(name, False) for name in _AVX512_FEATURES)
 
 
-__all__ = ["NUMPY_PINNED", "OPT_OUT", "numpy_dispatch_pinned", "numpy_environment"]
+def warn_if_unpinned() -> None:
+    """Warn that this process's results depend on the processor, unless pinned or opted out.
+
+    Called where a library user starts a run without the ``adasim`` command.
+    """
+    if _opted_out() or numpy_dispatch_pinned():
+        return
+    setting = " ".join(f"{k}={v!r}" for k, v in NUMPY_PINNED.items())
+    warnings.warn(
+        "numpy runs its AVX-512 code paths in this process, so this run's numbers match "
+        f"only machines with AVX-512; start Python with {setting} (the adasim command does "
+        "it by itself) for results that are the same on any x86-64 processor",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+__all__ = [
+    "NUMPY_PINNED",
+    "OPT_OUT",
+    "numpy_dispatch_pinned",
+    "numpy_environment",
+    "warn_if_unpinned",
+]
