@@ -8,13 +8,21 @@ rule; the loader adds the dotted path and the file. New sections (``experiment``
 
 from __future__ import annotations
 
+import fnmatch
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from simulator.config_loader import apply_overrides, from_dict, read_toml, to_toml
+from simulator.config_loader import (
+    apply_overrides,
+    from_dict,
+    parse_override,
+    read_toml,
+    to_toml,
+)
 from simulator.errors import ConfigError
 from simulator.experiment_config import ArmConfig, ExperimentConfig, validate_arms
 
@@ -289,6 +297,15 @@ class Config:
 
     def __post_init__(self) -> None:
         validate_arms(self.arms, self.experiment)
+        for name, arm in self.arms.items():
+            # Retrieval would silently offer the whole catalogue instead: say so up front.
+            if arm.agent == "two_stage" and arm.n_candidates > self.world.n_items:
+                _fail(
+                    f"arms.{name}.n_candidates",
+                    arm.n_candidates,
+                    f"must be <= world.n_items ({self.world.n_items}), the catalogue on "
+                    "day 0: retrieval cannot offer more songs than there are",
+                )
         if not self.name or any(c in self.name for c in "/\\") or self.name in (".", ".."):
             _fail("name", self.name, "must be a non-empty name without path separators")
         if not 0 <= self.seed < 2**63:
@@ -298,12 +315,15 @@ class Config:
         """The resolved config as TOML (round-trips through :func:`load_config`)."""
         return to_toml(self)
 
-    def with_overrides(self, overrides: Sequence[str]) -> Config:
-        """A copy with ``key.path=value`` overrides applied and validated."""
+    def with_overrides(self, overrides: Sequence[str], source: str = "--set") -> Config:
+        """A copy with ``key.path=value`` overrides applied and validated.
+
+        ``source`` is where messages say the bad value came from (``--grid`` for a sweep).
+        """
         import tomllib
 
         data = apply_overrides(tomllib.loads(self.to_toml()), overrides)
-        return from_dict(Config, data, "", "--set")
+        return from_dict(Config, data, "", source)
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
@@ -317,8 +337,45 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
         ConfigError: missing file, bad TOML, unknown key, wrong type, broken rule; the
             message names the dotted key, the value, the rule and the file.
     """
-    data = apply_overrides(read_toml(path), overrides)
-    return from_dict(Config, data, "", str(path))
+    file_data = read_toml(path)
+    data = apply_overrides(file_data, overrides)
+    try:
+        return from_dict(Config, data, "", str(path))
+    except ConfigError as err:
+        if not overrides or not _caused_by_overrides(err, file_data, overrides, str(path)):
+            raise
+        where = f" (in {path})"
+        msg = str(err)
+        msg = msg[: -len(where)] if msg.endswith(where) else msg
+        raise ConfigError(f"{msg} (in --set)") from None
+
+
+def _caused_by_overrides(
+    err: ConfigError, file_data: dict[str, Any], overrides: Sequence[str], source: str
+) -> bool:
+    """Whether a bad value came from ``--set`` rather than the file.
+
+    It did if the message's key is one an override set (or lies inside or above it,
+    ``arms.*.share`` included), or if the file alone is valid, so that only an override
+    can have broken a rule across keys (``n_candidates`` against a smaller ``n_items``).
+    """
+    key = re.match(r"[\w.*\[\]-]+", str(err))
+    if key:
+        path = re.sub(r"\[\d+\]", "", key.group(0))
+        for text in overrides:
+            set_key = parse_override(text)[0]
+            joined = ".".join(set_key)
+            if (
+                fnmatch.fnmatchcase(joined, path)
+                or joined.startswith(path + ".")
+                or path.startswith(joined + ".")
+            ):
+                return True
+    try:
+        from_dict(Config, file_data, "", source)
+    except ConfigError:
+        return False
+    return True
 
 
 def write_config(config: Config, path: str | Path) -> Path:

@@ -6,7 +6,9 @@
 int), and missing required keys. Range rules live in each dataclass's ``__post_init__``,
 which raises :class:`~simulator.errors.ConfigError` with a message that starts with the
 field name (``"n_users == -3, must be > 0"``); the loader prefixes the dotted path and
-appends the file, giving ``world.n_users == -3, must be > 0 (in configs/x.toml)``.
+appends the file, giving ``world.n_users == -3, must be > 0 (in configs/x.toml)``. A field
+whose type check should say more than "must be one of ..." carries its own rule in its
+metadata (``field(metadata={"rule": fn})``, ``fn(value) -> "must be ..."``).
 
 :func:`to_toml` writes a dataclass tree back as TOML (``tomllib`` only reads), so a run
 directory keeps its resolved config, seed included.
@@ -159,7 +161,16 @@ def from_dict(
             if no_default:
                 raise ConfigError(f"{key_path} is missing, it is required{_where(source)}")
             continue
-        kwargs[name] = _convert(hints[name], data[name], key_path, source)
+        try:
+            kwargs[name] = _convert(hints[name], data[name], key_path, source)
+        except ConfigError:
+            # A field may state its own rule (e.g. why a value is refused) in its metadata.
+            rule = field.metadata.get("rule")
+            if rule is None:
+                raise
+            raise ConfigError(
+                f"{key_path} == {data[name]!r}, {rule(data[name])}{_where(source)}"
+            ) from None
     try:
         return cls(**kwargs)
     except ConfigError as err:

@@ -9,8 +9,9 @@ TOML loader adds the dotted path (``arms.treatment.k == 0, must be >= 1``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+import os
+from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from simulator.errors import ConfigError
 
@@ -22,8 +23,35 @@ ExplorationName = Literal["softmax", "epsilon_greedy", "greedy"]
 TaskName = Literal["finish", "like", "comment", "dislike", "listen_fraction"]
 
 
+AGENT_KINDS: tuple[str, ...] = get_args(AgentKind)
+"""The agents an arm may name (``[arms.X] agent``)."""
+
+N_VARIANTS = 3
+"""Parallel parts of an experiment: the A/B run and the two twins."""
+
+
 def _fail(name: str, value: object, rule: str) -> None:
     raise ConfigError(f"{name} == {value!r}, {rule}")
+
+
+def available_cores() -> int:
+    """Cores this process may run on: its CPU affinity where the platform has one.
+
+    ``os.cpu_count()`` counts the machine's cores, which a container or ``taskset`` may
+    not grant; the affinity mask is what the scheduler will actually use.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _agent_rule(value: object) -> str:
+    """The rule for ``agent``, with the likely cause when a value names a factory."""
+    rule = "must be one of " + ", ".join(repr(k) for k in AGENT_KINDS)
+    if isinstance(value, str) and (":" in value or "." in value):
+        rule += "; custom agents ('package.module:factory') are not supported yet"
+    return rule
 
 
 @dataclass(frozen=True)
@@ -32,7 +60,8 @@ class ArmConfig:
 
     Attributes:
         agent: ``two_stage`` (retrieval, ranking, exploration; learns online) or a built-in
-            policy that needs no torch (``random``, ``popular``, ``oracle``).
+            policy that needs no torch (``random``, ``popular``, ``oracle``). Nothing else
+            yet: a value such as ``"mypkg.agents:make"`` is refused with that reason.
         share: Share of the experiment's users hashed into this arm; shares of all arms
             must sum to 1.
         ranking_model: Base model of the ranking stage.
@@ -60,7 +89,7 @@ class ArmConfig:
             out-of-vocabulary row. Nothing is sized from the future population.
     """
 
-    agent: AgentKind = "two_stage"
+    agent: AgentKind = field(default="two_stage", metadata={"rule": _agent_rule})
     share: float = 0.5
     ranking_model: RankingModelName = "dcnv2"
     framework: FrameworkName = "none"
@@ -85,6 +114,8 @@ class ArmConfig:
     id_capacity: int = 32_768
 
     def __post_init__(self) -> None:
+        if self.agent not in AGENT_KINDS:
+            _fail("agent", self.agent, _agent_rule(self.agent))
         if not 0.0 < self.share <= 1.0:
             _fail("share", self.share, "must be in (0, 1]")
         for name in (
@@ -139,7 +170,10 @@ class ExperimentConfig:
         salt: Salt of the assignment hash (a new salt re-randomises users).
         twin: Also run the twin worlds (everyone on control; everyone on treatment) with
             the same random numbers, to report the true effect beside the estimate.
-        workers: Processes for the A/B run and the two twin runs (1 = one after another).
+        workers: Processes for the A/B run and the two twin runs (1 = one after another;
+            results do not depend on it). ``0``, the default, means one per part up to the
+            cores available, ``min(3, available_cores())``, and is resolved when the
+            config is built (a run's ``config.toml`` records the number used).
         alpha: Significance level of the report.
     """
 
@@ -149,7 +183,7 @@ class ExperimentConfig:
     treatment: str = "treatment"
     salt: str = "adasim"
     twin: bool = True
-    workers: int = 3
+    workers: int = 0
     alpha: float = 0.05
 
     def __post_init__(self) -> None:
@@ -157,8 +191,11 @@ class ExperimentConfig:
             _fail("pre_days", self.pre_days, "must be >= 0")
         if self.days < 1:
             _fail("days", self.days, "must be >= 1")
-        if self.workers < 1:
-            _fail("workers", self.workers, "must be >= 1")
+        if self.workers < 0:
+            _fail("workers", self.workers, "must be >= 1, or 0 for the cores available")
+        if self.workers == 0:
+            # Resolved here, not where processes start: every reader sees the real count.
+            object.__setattr__(self, "workers", min(N_VARIANTS, available_cores()))
         if not 0.0 < self.alpha < 1.0:
             _fail("alpha", self.alpha, "must be in (0, 1)")
         if self.control == self.treatment:
@@ -189,6 +226,8 @@ def validate_arms(arms: dict[str, ArmConfig], experiment: ExperimentConfig) -> N
 
 
 __all__ = [
+    "AGENT_KINDS",
+    "N_VARIANTS",
     "AgentKind",
     "ArmConfig",
     "ExperimentConfig",
@@ -196,5 +235,6 @@ __all__ = [
     "RankingModelName",
     "RetrievalModelName",
     "TaskName",
+    "available_cores",
     "validate_arms",
 ]

@@ -11,6 +11,7 @@ import pytest
 from simulator.config import Config, WorldConfig, load_config
 from simulator.config_loader import apply_overrides, from_dict, parse_override, to_toml
 from simulator.errors import ConfigError
+from simulator.experiment_config import ArmConfig, ExperimentConfig
 
 CONFIGS = sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.toml"))
 BASE = 'name = "t"\nseed = 1\n'
@@ -62,6 +63,27 @@ INVALID: list[tuple[str, str]] = [
     ("[simulate]\ndays = 0", r"simulate\.days == 0, must be >= 1"),
     ("world = 3", r"world == 3, must be a table"),
     ("[unknown]\nx = 1", r"unknown is an unknown key"),
+    ("[experiment]\nworkers = -1", r"experiment\.workers == -1, must be >= 1, or 0 for the cores"),
+    # An arm's agent: only the built-ins; what a user would write for their own agent
+    # (a module and a factory) is refused in one line that says why.
+    (
+        '[arms.a]\nshare = 1.0\nagent = "mypkg.agents:make_agent"\n'
+        '[experiment]\ncontrol = "a"\ntreatment = "a2"\n[arms.a2]\nshare = 0.0',
+        r"^arms\.a\.agent == 'mypkg\.agents:make_agent', must be one of 'two_stage', 'random', "
+        r"'popular', 'oracle'; custom agents \('package\.module:factory'\) are not supported "
+        r"yet \(in .*bad\.toml\)$",
+    ),
+    (
+        '[arms.control]\nagent = "mypkg.agents.MyAgent"',
+        r"arms\.control\.agent == 'mypkg\.agents\.MyAgent', .*not supported yet",
+    ),
+    ('[arms.control]\nagent = "TwoStage"', r"arms\.control\.agent == 'TwoStage', must be one of"),
+    ("[arms.control]\nagent = 3", r"arms\.control\.agent == 3, must be one of 'two_stage'"),
+    (
+        "[world]\nn_items = 50\n[arms.control]\nn_candidates = 60\n[arms.treatment]",
+        r"^arms\.control\.n_candidates == 60, must be <= world\.n_items \(50\), the catalogue "
+        r"on day 0: retrieval cannot offer more songs than there are \(in .*bad\.toml\)$",
+    ),
 ]
 
 
@@ -71,6 +93,69 @@ def test_invalid_config_names_the_key(tmp_path: Path, body: str, message: str) -
     path.write_text(BASE + body + "\n")
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_n_candidates_rule_is_for_two_stage_arms_only(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        BASE + '[world]\nn_items = 5\n[arms.control]\nagent = "random"\n'
+        '[arms.treatment]\nagent = "popular"\n'
+    )
+    assert load_config(path).arms["control"].n_candidates == 20  # unused by a random arm
+    cfg = load_config(path, ["arms.treatment.agent=two_stage", "arms.treatment.n_candidates=5"])
+    assert cfg.arms["treatment"].n_candidates == 5  # the whole catalogue: allowed
+
+
+def test_arm_config_checks_its_agent_in_python_too() -> None:
+    with pytest.raises(ConfigError, match=r"^agent == 'pkg\.mod:f', must be one of .*yet$"):
+        ArmConfig(agent="pkg.mod:f")  # type: ignore[arg-type]
+
+
+def test_workers_default_to_the_cores_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    import simulator.experiment_config as ec
+
+    for cores, expected in ((1, 1), (2, 2), (64, 3)):
+        monkeypatch.setattr(ec, "available_cores", lambda n=cores: n)
+        assert ExperimentConfig().workers == expected  # one per variant, at most the cores
+        assert ExperimentConfig(workers=0).workers == expected
+    assert ExperimentConfig(workers=5).workers == 5  # an explicit number is kept
+    assert ec.available_cores() >= 1
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_presets_leave_workers_to_the_machine(path: Path) -> None:
+    # The number of processes is a machine's choice, not an experiment's (results do not
+    # depend on it): no preset pins it.
+    assert "workers" not in tomllib.loads(path.read_text()).get("experiment", {})
+
+
+SET_SOURCES: list[tuple[str, list[str], str]] = [
+    # (file body after the base keys, overrides, where the message says the value came from)
+    ("", ["world.n_users=-3"], "--set"),
+    ("", ["world.bogus=1"], "--set"),
+    ("", ["world.behavior.noise_skip_rate=2.0"], "--set"),
+    ("[world]\nn_users = -3", ["world.n_items=10"], "file"),
+    ("[world]\nn_users = -3", ["world.n_users=-4"], "--set"),
+    ("[arms.control]\n[arms.treatment]", ["arms.control.share=0.7"], "--set"),
+    ("[arms.control]\n[arms.treatment]", ["arms.treatment.k=0"], "--set"),
+    # Valid alone; the override breaks a rule across keys (n_candidates against n_items).
+    ("[arms.control]\n[arms.treatment]", ["world.n_items=5"], "--set"),
+    ("[arms.control]\n[arms.treatment]\nk = 0", ["world.n_items=500"], "file"),
+]
+
+
+@pytest.mark.parametrize(("body", "overrides", "where"), SET_SOURCES)
+def test_error_names_set_when_the_bad_value_came_from_an_override(
+    tmp_path: Path, body: str, overrides: list[str], where: str
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(BASE + body + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides)
+    message = str(info.value)
+    suffix = " (in --set)" if where == "--set" else f" (in {path})"
+    assert message.endswith(suffix), message
+    assert message.count(" (in ") == 1, message
 
 
 @pytest.mark.parametrize(
