@@ -269,6 +269,30 @@ def _wrap(framework: str, base: BaseModel, rng: np.random.SeedSequence) -> Train
     return build_framework(framework, base, None, rng)
 
 
+def check_names(
+    models: Sequence[str],
+    frameworks: Sequence[str],
+    names: tuple[str, str] = ("models", "frameworks"),
+) -> None:
+    """Every model and framework name is known, before anything is trained.
+
+    A misspelt framework used to surface only when its first run was built, after the
+    baselines and every bare model had trained. ``names`` are what messages call the two
+    lists (the command line's ``--models`` and ``--framework``).
+    """
+    from adaf2m2.config import FRAMEWORK_MODES
+    from agents.models.registry import model_names
+
+    for what, given, known in zip(
+        names, (models, frameworks), (model_names(), FRAMEWORK_MODES), strict=True
+    ):
+        if not given:
+            raise ConfigError(f"{what} is empty, must name at least one of {known}")
+        for name in given:
+            if name not in known:
+                raise ConfigError(f"{what} contains {name!r}, must be among {known}")
+
+
 def run_offline(
     data: OfflineData,
     models: Sequence[str],
@@ -296,12 +320,14 @@ def run_offline(
 
     Returns:
         The :class:`OfflineResult`.
+
+    Raises:
+        ConfigError: no seed, or an unknown model or framework name (checked first).
     """
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
         raise ConfigError(f"seeds == {seeds!r}, must give at least one seed")
-    if not models:
-        raise ConfigError("models is empty, must name at least one model")
+    check_names(models, frameworks)
     mcfg = model_config or ModelConfig()
     tcfg = train_config or TrainConfig()
     jobs: list[tuple[str, str]] = [(fw, m) for fw in frameworks for m in models]
@@ -431,6 +457,7 @@ __all__ = [
     "OfflineResult",
     "OfflineRow",
     "RunRecord",
+    "check_names",
     "popularity_scores",
     "run_offline",
 ]

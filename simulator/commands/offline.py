@@ -18,13 +18,27 @@ from simulator.errors import AdasimError, ConfigError
 
 DEFAULT_MODELS = "fm,youtube_dnn,afn,dcnv2,eulernet"
 
+DESCRIPTION = """\
+Train base ranking models offline on a logged data set and compare them: test AUC, UAUC
+(per-user AUC), log loss and calibration, overall and for new/old users and head/tail
+items, as mean and standard deviation over seeds 0..N-1, with RelaImpr against the bare
+model (for a framework row) or a logistic regression. A popularity and a logistic
+baseline come along unless --no-baselines. The data is a simulated run folder
+(sim:RUN_DIR, split by time by default) or MovieLens (movielens:PATH, ML-1M .dat files or
+ML-100k). Every option is checked before the data is read or a model trained.
+
+examples:
+  adasim offline --data sim:runs/quick --framework none,adaf2m2 --out runs/quick/offline
+  adasim offline --data movielens:data/ml-100k --models fm,dcnv2 --seeds 3 --out runs/off
+"""
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
     """Register ``offline`` on the ``adasim`` sub-command parser."""
     p = subparsers.add_parser(
         "offline",
         help="train base models on a log and report AUC, UAUC, log loss over seeds",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -74,44 +88,50 @@ def run(args: argparse.Namespace) -> int:
     # torch is imported here, not at module import, so `adasim --help` stays fast.
     from agents.datasets import MovieLensConfig, SimDataConfig, load_movielens, load_run
     from agents.models.base import ModelConfig
-    from agents.models.registry import model_names
     from agents.training import TrainConfig
-    from simulator.offline_run import run_offline
+    from simulator.offline_run import check_names, run_offline
 
     try:
+        # The whole plan first: nothing is read or trained until every option is valid.
         kind, _, path = str(args.data).partition(":")
-        if kind == "movielens" and path:
-            if args.split is not None or args.arms is not None or args.max_events is not None:
-                raise ConfigError("--split, --arms and --max-events apply to sim: data only")
-            data = load_movielens(path, MovieLensConfig(history_len=args.history_len))
-        elif kind == "sim" and path:
-            data = load_run(
-                path,
-                SimDataConfig(
-                    split=args.split or "time",
-                    arms=None if args.arms is None else _names(args.arms, "arms"),
-                    history_len=args.history_len,
-                    max_events=args.max_events,
-                ),
-            )
-        else:
+        if kind not in ("sim", "movielens") or not path:
             raise ConfigError(f"--data == {args.data!r}, must be sim:RUN_DIR or movielens:PATH")
+        if kind == "movielens" and (
+            args.split is not None or args.arms is not None or args.max_events is not None
+        ):
+            raise ConfigError("--split, --arms and --max-events apply to sim: data only")
+        if args.seeds < 1:
+            raise ConfigError(f"--seeds == {args.seeds}, must be >= 1")
+        if args.history_len < 0:
+            raise ConfigError(f"--history-len == {args.history_len}, must be >= 0")
         models = _names(args.models, "models")
-        for m in models:
-            if m not in model_names():
-                raise ConfigError(f"--models contains {m!r}, must be among {model_names()}")
+        frameworks = _names(args.framework, "framework")
+        check_names(models, frameworks, names=("--models", "--framework"))
+        model_config = ModelConfig(embed_dim=args.embed_dim)
+        train_config = TrainConfig(
+            lr=args.lr,
+            batch_size=args.batch_size,
+            max_epochs=args.epochs,
+            patience=args.patience,
+        )
+        if kind == "movielens":
+            ml_config = MovieLensConfig(history_len=args.history_len)
+            data = load_movielens(path, ml_config)
+        else:
+            sim_config = SimDataConfig(
+                split=args.split or "time",
+                arms=None if args.arms is None else _names(args.arms, "arms"),
+                history_len=args.history_len,
+                max_events=args.max_events,
+            )
+            data = load_run(path, sim_config)
         result = run_offline(
             data,
             models=models,
-            frameworks=_names(args.framework, "framework"),
+            frameworks=frameworks,
             seeds=args.seeds,
-            model_config=ModelConfig(embed_dim=args.embed_dim),
-            train_config=TrainConfig(
-                lr=args.lr,
-                batch_size=args.batch_size,
-                max_epochs=args.epochs,
-                patience=args.patience,
-            ),
+            model_config=model_config,
+            train_config=train_config,
             baselines=not args.no_baselines,
             out_dir=args.out,
             progress=not args.quiet,

@@ -14,6 +14,7 @@ from agents.datasets.sim import SimDataConfig, load_run
 from agents.models.base import ModelConfig
 from agents.training import TrainConfig
 from simulator.commands import offline as offline_cmd
+from simulator.errors import ConfigError
 from simulator.offline_run import popularity_scores, run_offline
 
 SMALL = ModelConfig(embed_dim=4, hidden_dims=(8,))
@@ -101,6 +102,56 @@ def test_cli_errors(argv: list[str], pattern: str, capsys: pytest.CaptureFixture
     args = parse(["offline", *argv, "--quiet"])
     assert args.func(args) == 2
     assert pattern in capsys.readouterr().err
+
+
+def _never(*args: object, **kwargs: object) -> None:
+    raise AssertionError("data was read or a model trained before the options were checked")
+
+
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [
+        (["--framework", "magic"], "--framework contains 'magic', must be among ('adaf2m2'"),
+        (["--framework", "none,adaf2m2,magic"], "--framework contains 'magic'"),
+        (["--framework", ","], "--framework == ',', must list at least one name"),
+        (["--models", "fm,gbdt"], "--models contains 'gbdt', must be among ('fm'"),
+        (["--seeds", "0"], "--seeds == 0, must be >= 1"),
+        (["--epochs", "0"], "max_epochs == 0, must be >= 1"),
+        (["--lr", "-1"], "lr == -1.0, must be > 0"),
+        (["--max-events", "0"], "max_events == 0, must be >= 1 or None"),
+        (["--history-len", "-1"], "--history-len == -1, must be >= 0"),
+    ],
+)
+def test_cli_checks_every_option_before_reading_or_training(
+    argv: list[str],
+    pattern: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import agents.datasets
+    import simulator.offline_run
+
+    for name in ("load_run", "load_movielens"):
+        monkeypatch.setattr(agents.datasets, name, _never)
+    monkeypatch.setattr(simulator.offline_run, "fit", _never)
+    args = parse(["offline", "--data", "sim:runs/anything", *argv, "--quiet"])
+    assert args.func(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert pattern in err, err
+
+
+def test_run_offline_checks_names_before_training(
+    tiny_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import simulator.offline_run
+
+    d = load_run(tiny_run, SimDataConfig(max_events=800))
+    monkeypatch.setattr(simulator.offline_run, "fit", _never)
+    with pytest.raises(ConfigError, match=r"frameworks contains 'magic', must be among"):
+        run_offline(d, ["fm"], frameworks=("none", "magic"), seeds=1, progress=False)
+    with pytest.raises(ConfigError, match=r"models is empty"):
+        run_offline(d, [], seeds=1, progress=False)
 
 
 def test_cli_rejects_unknown_model(tiny_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
