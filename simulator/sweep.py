@@ -10,8 +10,11 @@ values, so differences between cells are not seed noise). Each run is one
 :func:`simulator.experiment.run_experiment` plus :func:`simulator.run_analysis.analyse_run`
 in ``<sweep>/runs/<run_id>/``; when it ends (finished or failed) it writes its result rows
 atomically to ``<sweep>/results/<run_id>.json``. A sweep started again skips every run
-that has a result file, so an interrupted sweep reruns only what is missing. A run that
-raises (an invalid grid value is a :class:`~simulator.errors.ConfigError`) is recorded
+that has a result file, so an interrupted sweep reruns only what is missing.
+
+Every grid cell's config is built and validated before anything is written or run, so a
+bad ``--grid`` value (alone or in combination) stops the sweep at once with one line
+naming the cell. A run that still raises (a world too small to analyse, say) is recorded
 with status ``"failed"`` and its message; the others go on.
 
 The table has one row per run and (metric, segment) of the paper's lift table, in plan
@@ -27,7 +30,7 @@ import re
 import shutil
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ import pandas as pd
 
 from simulator.config import Config, write_config
 from simulator.errors import AdasimError, ConfigError
+from simulator.run_folder import RESULT_NEUTRAL_KEYS
 
 RESULT_COLUMNS: tuple[str, ...] = (
     "metric",
@@ -58,6 +62,21 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "n_treatment",
 )
 """Per-(metric, segment) columns of the sweep table, after the run's identity columns."""
+
+FLOAT_COLUMNS: tuple[str, ...] = (
+    "control",
+    "treatment",
+    "effect_size",
+    "effect_size_ci_lower",
+    "effect_size_ci_upper",
+    "rel_effect_size",
+    "rel_effect_size_ci_lower",
+    "rel_effect_size_ci_upper",
+    "pvalue",
+    "pvalue_adjusted",
+    "true_rel_effect_size",
+)
+"""Columns of :data:`RESULT_COLUMNS` stored as float64 (NaN where unknown)."""
 
 
 class SweepError(AdasimError, ValueError):
@@ -235,7 +254,8 @@ def execute_run(job: RunJob) -> dict[str, Any]:
     """Run one experiment and its analysis; write and return its result record.
 
     Never raises for a failing run: the error is recorded (status ``"failed"``), so one
-    bad grid value does not stop the sweep. Module-level so every backend can pickle it.
+    run that breaks (its config was valid: :meth:`SweepSpec.build` checked every cell)
+    does not stop the sweep. Module-level so every backend can pickle it.
     """
     from simulator.registry import one_torch_thread
 
@@ -281,25 +301,38 @@ class SweepSpec:
     grid: tuple[GridAxis, ...]
     replicates: int
     runs: tuple[RunSpec, ...] = field(default=())
+    aa: bool = False
 
     @classmethod
     def build(cls, config: Config, grid: Sequence[str | GridAxis], replicates: int) -> SweepSpec:
-        """Parse the grid, check its keys, validate the arms and plan the runs.
+        """Parse the grid, validate every cell's config and plan the runs.
 
-        A misspelt key would fail every run, so it stops the sweep here; a bad *value*
-        only fails its own runs (recorded in the table), so other cells still finish.
+        Each cell is built exactly as its runs will build it (grid values, a seed, one
+        worker), so a misspelt key or a bad value, alone or only in combination with
+        another axis (shares that no longer sum to 1), stops the sweep here, before a
+        directory is made or a run started, rather than after the other cells ran.
+
+        Raises:
+            ConfigError: the config has no ``[arms]``.
+            SweepError: a bad grid, replicate count, or a cell whose config breaks a rule;
+                the message names the cell's values and the rule.
         """
         if not config.arms:
             raise ConfigError("config has no [arms]; a sweep runs experiments")
         axes = tuple(g if isinstance(g, GridAxis) else parse_grid(g) for g in grid)
-        for axis in axes:
-            for raw in axis.raw:
-                try:
-                    config.with_overrides([f"{axis.key}={raw}"])
-                except ConfigError as err:
-                    if "unknown key" in str(err) or "is a value, not a table" in str(err):
-                        raise SweepError(f"--grid {axis.key}: {err}") from None
-        return cls(config, axes, replicates, plan_runs(config, axes, replicates))
+        runs = plan_runs(config, axes, replicates)
+        cells: dict[tuple[str, ...], Config] = {}
+        for run in runs:
+            grid_over = run.overrides[: len(axes)]
+            if grid_over in cells:
+                continue
+            try:
+                cells[grid_over] = config.with_overrides(run.overrides, source="--grid")
+            except ConfigError as err:
+                cell = ", ".join(grid_over)
+                raise SweepError(f"--grid cell {cell}: {err}") from None
+        aa = all(arms_identical(c) for c in cells.values())
+        return cls(config, axes, replicates, runs, aa)
 
     def manifest(self) -> dict[str, Any]:
         """What identifies the sweep on disk (checked when a sweep resumes)."""
@@ -311,6 +344,17 @@ class SweepSpec:
             "runs": [{"run_id": r.run_id, "seed": r.seed} for r in self.runs],
             "base_config": self.config.to_toml(),
         }
+
+
+def arms_identical(config: Config) -> bool:
+    """Whether control and treatment are the same arm (shares aside): an A/A test.
+
+    Identical arm configs get identical agents (an agent's seed depends on the root seed
+    and its arm's config only), so every rejection in such a run is a false positive.
+    """
+    exp = config.experiment
+    control, treatment = config.arms[exp.control], config.arms[exp.treatment]
+    return replace(control, share=1.0) == replace(treatment, share=1.0)
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -328,10 +372,13 @@ def _config_changes(old_toml: str, new_toml: str) -> list[str]:
     """Keys of the old resolved config whose value changed or that are gone.
 
     Keys only in the new config are not changes: a config field added to the code since
-    the sweep started (with its default) leaves the old runs as they were.
+    the sweep started (with its default) leaves the old runs as they were. Nor are keys
+    that change no result (``experiment.workers``, which follows the machine's cores,
+    and ``engine.progress``): a sweep may resume on another machine.
     """
     old, new = _flatten(tomllib.loads(old_toml)), _flatten(tomllib.loads(new_toml))
-    return [k for k in old if k not in new or new[k] != old[k]]
+    changed = [k for k in old if k not in new or new[k] != old[k]]
+    return [k for k in changed if k not in RESULT_NEUTRAL_KEYS]
 
 
 def prepare_dir(spec: SweepSpec, sweep_dir: Path) -> None:
@@ -395,6 +442,12 @@ def collect_table(spec: SweepSpec, sweep_dir: Path) -> pd.DataFrame:
             rows.append({**base, **cell, "status": status, "error": error})
     columns = ["run_id", *keys, "replicate", "seed", *RESULT_COLUMNS, "status", "error"]
     table = pd.DataFrame(rows, columns=columns)
+    # Fixed types, whatever ran: a column that is empty in every row (no twin: no truth;
+    # only failed runs: no metric) would otherwise be written with Parquet type null.
+    for c in FLOAT_COLUMNS:
+        table[c] = table[c].astype("float64")
+    for c in ("metric", "segment"):
+        table[c] = table[c].astype("str")
     for c in ("significant", "covered"):
         table[c] = table[c].astype("boolean")
     for c in ("n_control", "n_treatment"):
@@ -435,12 +488,14 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 __all__ = [
+    "FLOAT_COLUMNS",
     "RESULT_COLUMNS",
     "GridAxis",
     "RunJob",
     "RunSpec",
     "SweepError",
     "SweepSpec",
+    "arms_identical",
     "atomic_write",
     "collect_table",
     "execute_run",

@@ -30,6 +30,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from simulator.config import Config
+from simulator.experiment_config import available_cores
 from simulator.process_pool import terminating
 from simulator.sweep import (
     RunJob,
@@ -99,8 +100,8 @@ def run_process(jobs: Sequence[RunJob], done: Done, workers: int) -> None:
                 done(job.run, record)
 
 
-def run_ray(jobs: Sequence[RunJob], done: Done, workers: int, address: str | None) -> None:
-    """Run the jobs as Ray tasks (one CPU each) on a cluster or a local Ray instance."""
+def _import_ray() -> Any:
+    """The ``ray`` module, or a SweepError naming the optional extra to install."""
     try:
         import ray
     except ImportError:
@@ -108,6 +109,12 @@ def run_ray(jobs: Sequence[RunJob], done: Done, workers: int, address: str | Non
             "--backend 'ray' needs the optional extra ray, which is not installed: "
             "pip install 'adasim[ray]' (or pip install 'ray[default]')"
         ) from None
+    return ray
+
+
+def run_ray(jobs: Sequence[RunJob], done: Done, workers: int, address: str | None) -> None:
+    """Run the jobs as Ray tasks (one CPU each) on a cluster or a local Ray instance."""
+    ray = _import_ray()
     started = not ray.is_initialized()
     if started:
         if address:
@@ -142,6 +149,9 @@ class SweepResult:
         n_failed: Runs with status ``"failed"`` or ``"crashed"`` in the table.
         paths: Written files: ``parquet``, ``json``, ``markdown``.
         wall_seconds: Wall time of this call (not in the table).
+        aa: Control and treatment are identical (shares aside) in every grid cell: an
+            A/A sweep, where every rejection is a false positive. A grid over an arm's
+            parameters makes the arms differ, and the sweep is no A/A test.
     """
 
     sweep_dir: Path
@@ -150,6 +160,7 @@ class SweepResult:
     n_failed: int
     paths: dict[str, Path]
     wall_seconds: float
+    aa: bool = False
 
 
 def run_sweep(
@@ -158,7 +169,7 @@ def run_sweep(
     replicates: int,
     sweep_dir: str | Path,
     backend: BackendName = "serial",
-    workers: int = 2,
+    workers: int = 0,
     address: str | None = None,
     retry_failed: bool = False,
     prune: bool = False,
@@ -173,7 +184,9 @@ def run_sweep(
         replicates: Replicates per grid cell, each with its own spawned seed.
         sweep_dir: The sweep directory (``runs/``, ``results/``, the table files).
         backend: ``serial``, ``process`` or ``ray``.
-        workers: Processes (``process``) or local Ray CPUs (``ray`` without an address).
+        workers: Processes (``process``) or local Ray CPUs (``ray`` without an address);
+            ``0`` (the default) is the cores available to this process (results do not
+            depend on it).
         address: Ray cluster address (``ray`` only); ``None`` starts a local instance.
         retry_failed: Also rerun runs whose result file says ``failed``.
         prune: Delete each finished run's event logs and checkpoints (keep its report
@@ -183,18 +196,22 @@ def run_sweep(
             finished (unfinished runs appear with status ``"missing"``).
 
     Raises:
-        SweepError: bad grid, replicates, backend or workers; ``sweep_dir`` holds another
-            sweep; ray requested but not installed.
+        SweepError: bad grid (a key, a value, or a cell's combination), replicates,
+            backend or workers; ``sweep_dir`` holds another sweep; ray requested but not
+            installed. All of these are checked before anything is written or run.
     """
     if backend not in BACKENDS:
         raise SweepError(f"backend == {backend!r}, must be one of {', '.join(BACKENDS)}")
-    if workers < 1:
-        raise SweepError(f"workers == {workers}, must be >= 1")
+    if workers < 0:
+        raise SweepError(f"workers == {workers}, must be >= 1, or 0 for the cores available")
     if address is not None and backend != "ray":
         raise SweepError(f"address == {address!r}, only the ray backend joins a cluster")
+    workers = workers or available_cores()
     start = time.perf_counter()
     root = Path(sweep_dir)
     spec = SweepSpec.build(config, grid, replicates)
+    if backend == "ray" and execute:
+        _import_ray()  # before the sweep directory is made
     prepare_dir(spec, root)
     todo = pending_runs(spec, root, retry_failed) if execute else ()
     jobs = [RunJob(spec.config, run, root, prune) for run in todo]
@@ -233,6 +250,7 @@ def run_sweep(
         n_failed=n_failed,
         paths=paths,
         wall_seconds=time.perf_counter() - start,
+        aa=spec.aa,
     )
 
 

@@ -35,8 +35,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="a grid axis, e.g. --grid world.behavior.noise_skip_rate=0.0,0.1 (repeatable)",
     )
     p.add_argument("--replicates", type=int, default=1, help="replicates per grid cell")
-    p.add_argument("--backend", choices=("serial", "process", "ray"), default="serial")
-    p.add_argument("--workers", type=int, default=2, help="processes or local Ray CPUs")
+    p.add_argument(
+        "--backend",
+        choices=("serial", "process", "ray"),
+        default="serial",
+        help=(
+            "where the runs execute: serial (one after another in this process, the "
+            "default), process (--workers local processes) or ray (a Ray cluster at "
+            "--address, or a local one with --workers CPUs; optional extra)"
+        ),
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes or local Ray CPUs (default 0: the cores available)",
+    )
     p.add_argument("--address", help="Ray cluster address (ray backend; none: start local)")
     p.add_argument("--out", help="sweep directory (default: runs/sweep_<config name>)")
     add_overrides_argument(p, "seed=3")
@@ -83,19 +97,16 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"table: {result.paths['parquet']}  {result.paths['markdown']}")
     if not args.no_report:
-        from dataclasses import replace
-
         keys = [g.partition("=")[0].strip() for g in args.grid]
-        exp = config.experiment
-        # Identical arms (share aside): an A/A test, where every rejection is false.
-        aa = replace(config.arms[exp.control], share=1.0) == replace(
-            config.arms[exp.treatment], share=1.0
-        )
+        # A/A (every rejection false) only if the arms are identical in every grid cell.
         report = write_sweep_report(
             result.table,
             result.sweep_dir,
             SweepReportConfig(
-                grid_keys=tuple(keys), alpha=exp.alpha, aa=aa, title=f"Sweep {config.name}"
+                grid_keys=tuple(keys),
+                alpha=config.experiment.alpha,
+                aa=result.aa,
+                title=f"Sweep {config.name}",
             ),
         )
         print(report.headline)

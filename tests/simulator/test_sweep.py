@@ -22,6 +22,7 @@ from simulator.cli import main
 from simulator.config import Config, load_config
 from simulator.errors import ConfigError
 from simulator.sweep import (
+    FLOAT_COLUMNS,
     RESULT_COLUMNS,
     SweepError,
     SweepSpec,
@@ -65,8 +66,9 @@ agent = "random"
 agent = "popular"
 """
 
-# 1.5 breaks world.behavior.noise_skip_rate's rule (must be in [0, 1)): those runs fail.
-GRID = ("world.behavior.noise_skip_rate=0.1,1.5",)
+# A world of 2 users is a valid config but too small to analyse: those runs fail at run
+# time (a bad config value is refused before any run, test_run_sweep_rejects).
+GRID = ("world.n_users=300,2",)
 REPLICATES = 2
 
 
@@ -213,25 +215,62 @@ def test_rows_from_summary_joins_effects_and_marks_coverage() -> None:
     ("kwargs", "exc", "message"),
     [
         ({"backend": "dask"}, SweepError, r"backend == 'dask', must be one of serial"),
-        ({"workers": 0}, SweepError, r"workers == 0, must be >= 1"),
+        ({"workers": -1}, SweepError, r"workers == -1, must be >= 1, or 0 for the cores"),
         ({"address": "ray://x:1"}, SweepError, r"only the ray backend joins a cluster"),
         ({"replicates": 0}, SweepError, r"replicates == 0, must be >= 1"),
         ({"grid": ["a.b"]}, SweepError, r"must look like section.key=v1"),
         (
             {"grid": ["world.noise_skip_rate=0.1,0.2"]},
             SweepError,
-            r"--grid world.noise_skip_rate: world.noise_skip_rate is an unknown key",
+            r"--grid cell world.noise_skip_rate=0\.1: world.noise_skip_rate is an unknown key",
         ),
-        ({"grid": ["seed.x=1"]}, SweepError, r"--grid seed.x: .*seed is a value, not a table"),
+        ({"grid": ["seed.x=1"]}, SweepError, r"--grid cell seed.x=1: .*is a value, not a table"),
+        (
+            # The last value is bad: refused before the first cells run, not after.
+            {"grid": ["world.behavior.noise_skip_rate=0.0,0.1,1.5"], "replicates": 3},
+            SweepError,
+            r"^--grid cell world\.behavior\.noise_skip_rate=1\.5: "
+            r"world\.behavior\.noise_skip_rate == 1\.5, must be in \[0, 1\) \(in --grid\)$",
+        ),
+        (
+            {"grid": ["arms.control.agent=random,mypkg.agents:make"]},
+            SweepError,
+            r"arms\.control\.agent == 'mypkg\.agents:make', must be one of .*not supported yet",
+        ),
+        (
+            # Each value is fine alone; one combination breaks a rule across keys.
+            {"grid": ["arms.control.share=0.5,0.7", "arms.treatment.share=0.5,0.3"]},
+            SweepError,
+            r"--grid cell arms\.control\.share=0\.5, arms\.treatment\.share=0\.3: "
+            r"arms\.\*\.share sum to 0\.8, must sum to 1",
+        ),
+        (
+            {"grid": ["world.n_items=150,5"], "config": ["arms.control.agent=two_stage"]},
+            SweepError,
+            r"world\.n_items=5: arms\.control\.n_candidates == 20, must be <= world\.n_items",
+        ),
     ],
 )
-def test_run_sweep_rejects(
-    tmp_path: Path, kwargs: dict[str, object], exc: type[Exception], message: str
+def test_run_sweep_rejects_before_any_work(
+    tmp_path: Path,
+    kwargs: dict[str, object],
+    exc: type[Exception],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import simulator.sweep_backends as backends
+
+    def never(*args: object, **kw: object) -> None:
+        raise AssertionError("a run started before the whole plan was checked")
+
+    monkeypatch.setattr(backends, "execute_run", never)
     args: dict[str, object] = {"grid": [], "replicates": 1, "progress": False}
     args.update(kwargs)
+    overrides = args.pop("config", [])
+    config = cheap_config(tmp_path, *overrides)  # type: ignore[misc]
     with pytest.raises(exc, match=message):
-        run_sweep(cheap_config(tmp_path), sweep_dir=tmp_path / "s", **args)  # type: ignore[arg-type]
+        run_sweep(config, sweep_dir=tmp_path / "s", **args)  # type: ignore[arg-type]
+    assert not (tmp_path / "s").exists()  # nothing written
 
 
 def test_sweep_needs_arms(tmp_path: Path) -> None:
@@ -244,6 +283,58 @@ def test_ray_missing_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(SweepError, match=r"needs the optional extra ray.*pip install"):
         run_sweep(cheap_config(tmp_path), [], 1, tmp_path / "s", backend="ray", progress=False)
+    assert not (tmp_path / "s").exists()  # refused before the sweep directory is made
+
+
+def test_workers_default_to_the_cores_available(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import simulator.sweep_backends as backends
+
+    seen: list[int] = []
+    monkeypatch.setattr(backends, "available_cores", lambda: 5)
+    monkeypatch.setattr(backends, "run_process", lambda jobs, done, workers: seen.append(workers))
+    run_sweep(cheap_config(tmp_path), [], 1, tmp_path / "s", backend="process", progress=False)
+    assert seen == [5]
+    parser = __import__("simulator.cli", fromlist=["build_parser"]).build_parser()
+    args = parser.parse_args(["sweep", "x.toml"])
+    assert args.workers == 0  # the command passes 0 on: the cores available
+
+
+def test_aa_only_when_every_cell_has_identical_arms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "aa.toml"
+    cfg.write_text(CHEAP.replace('agent = "popular"', 'agent = "random"'))
+    cases = [
+        ([], True),  # identical arms
+        (["--grid", "world.n_users=300,400"], True),  # the world varies, the arms do not
+        (["--grid", "arms.treatment.agent=random,popular"], False),  # the arms differ
+    ]
+    for i, (grid, aa) in enumerate(cases):
+        out = tmp_path / f"s{i}"
+        argv = ["sweep", str(cfg), *grid, "--out", str(out), "--report-only", "--no-progress"]
+        assert main(argv) == 0
+        report = (out / "report.md").read_text()
+        assert ("## False-positive rate (A/A)" in report) is aa, (grid, report)
+        assert ("## Rejection rate" in report) is not aa
+        assert json.loads((out / "report.json").read_text())["aa"] is aa
+    capsys.readouterr()
+
+
+def test_table_columns_have_fixed_types_without_twin_or_results(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    config = cheap_config(tmp_path, "experiment.twin=false")
+    ran = run_sweep(config, [], 1, tmp_path / "no_twin", progress=False)
+    assert ran.n_failed == 0
+    listed = run_sweep(config, ["world.n_users=300,301"], 1, tmp_path / "none", execute=False)
+    for result in (ran, listed):
+        schema = pq.read_schema(result.paths["parquet"])
+        assert str(schema.field("true_rel_effect_size").type) == "double"
+        for name in (*FLOAT_COLUMNS, "metric", "segment", "n_control", "covered"):
+            assert str(schema.field(name).type) != "null", name
+    assert ran.table["true_rel_effect_size"].isna().all()  # no twin: no truth
 
 
 # ------------------------------------------------------------------ end to end
@@ -263,12 +354,12 @@ def test_table_shape_and_failures(serial: tuple[Config, SweepResult]) -> None:
     assert len(per_run) == 4
     assert result.n_failed == 2
     assert len(result.executed) == 4
-    ok = per_run[per_run["world.behavior.noise_skip_rate"] == 0.1]
-    bad = per_run[per_run["world.behavior.noise_skip_rate"] == 1.5]
+    ok = per_run[per_run["world.n_users"] == 300]
+    bad = per_run[per_run["world.n_users"] == 2]
     assert (ok["status"] == "ok").all()
     assert (ok["error"] == "").all()
     assert (bad["status"] == "failed").all()
-    assert bad["error"].str.contains(r"ConfigError: world\.behavior\.noise_skip_rate == 1\.5").all()
+    assert bad["error"].str.startswith("AnalysisError: ").all()
     rows = table[table["status"] == "ok"]
     assert len(rows) == 2 * 18  # 6 metrics x 3 segments per finished run
     assert set(rows["segment"]) == {"new", "old", "all"}
@@ -431,6 +522,11 @@ def test_resume_tolerates_new_config_fields_only(
     base = manifest["base_config"]
     # A field the code gained since the sweep started (absent from the old manifest): fine.
     manifest["base_config"] = base.replace("taste_scale = 1.5\n", "")
+    (root / "sweep.json").write_text(json.dumps(manifest))
+    prepare_dir(spec, root)
+    # Keys that change no result (the machine's worker count): fine too.
+    manifest["base_config"] = base.replace("workers = 1\n", "workers = 3\n")
+    assert manifest["base_config"] != base
     (root / "sweep.json").write_text(json.dumps(manifest))
     prepare_dir(spec, root)
     # A value that changed: refused, naming the key.
