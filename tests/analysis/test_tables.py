@@ -84,9 +84,7 @@ BROKEN: list[tuple[str, Callable[[Path], None], type[Exception], str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "write", "exc", "message"), BROKEN, ids=[b[0] for b in BROKEN]
-)
+@pytest.mark.parametrize(("case", "write", "exc", "message"), BROKEN, ids=[b[0] for b in BROKEN])
 def test_broken_event_file_is_one_line_naming_it(
     tmp_path: Path,
     case: str,
