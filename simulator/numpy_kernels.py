@@ -27,7 +27,8 @@ NUMPY_PINNED: dict[str, str] = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL A
 OPT_OUT = "ADASIM_NATIVE_KERNELS"
 """The same opt-out variable as :data:`adaf2m2.kernels.OPT_OUT`."""
 
-_AVX512_FEATURES = ("X86_V4", "AVX512_ICL", "AVX512_SPR", "AVX512F", "AVX512_SKX")
+_AVX512_FEATURES = ("X86_V4", "AVX512_SKX", "AVX512_ICL", "AVX512_SPR")
+"""numpy's AVX-512 dispatch targets (the raw AVX512F flag stays on when they are off)."""
 
 
 def _opted_out() -> bool:

@@ -1,7 +1,9 @@
-"""Worker processes: results in order, errors re-raised, no orphans after SIGTERM.
+"""Worker processes: results in order, errors re-raised, no orphans after SIGTERM or SIGKILL
+of the parent, no restart of a worker that died.
 
 The SIGTERM test fails with a bare ``ProcessPoolExecutor`` (checked by hand): the parent
-dies and its workers stay alive.
+dies and its workers stay alive; the SIGKILL one failed with the earlier
+``multiprocessing.Pool`` workers.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from simulator.errors import SimulationError
 from simulator.process_pool import map_in_processes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,6 +101,58 @@ def test_sigterm_terminates_the_workers(tmp_path: Path, kind: str) -> None:
         while any(_alive(w) for w in workers) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not [w for w in workers if _alive(w)], "workers outlived the parent"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_worker_that_dies_is_one_error_and_never_restarted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[object] = []
+    real_popen = subprocess.Popen
+
+    def counting_popen(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        started.append(args)
+        return real_popen(*args, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(subprocess, "Popen", counting_popen)
+    # os._exit ends the worker before it can write a result: the worker "crashed".
+    with pytest.raises(SimulationError, match="worker process 0 exited with status 3"):
+        map_in_processes(os._exit, [3], 1)
+    assert len(started) == 1  # no retry
+
+
+def test_a_function_of_main_is_refused_before_any_worker_starts() -> None:
+    def local(x: int) -> int:
+        return x
+
+    with pytest.raises(SimulationError, match="must be a module-level function"):
+        map_in_processes(local, [1], 1)
+
+
+def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """The parent is SIGKILLed (no clean-up at all); its worker must go too."""
+    script = tmp_path / "parent.py"
+    script.write_text(SLEEPERS["map_in_processes"])
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started"
+        deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            workers = _children(proc.pid)
+        assert len(workers) == 2, workers
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [w for w in workers if _alive(w)], "workers outlived a killed parent"
     finally:
         if proc.poll() is None:
             proc.kill()
