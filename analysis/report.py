@@ -56,6 +56,7 @@ from analysis.power import mde_from_pre_period
 from analysis.results import ResultCollection, format_value, jsonable
 from analysis.schema import DEFAULT_METRICS, HAS_PRE_COLUMN, REQUIRED_EVENT_COLUMNS, metric_by_name
 from analysis.sequential import SequentialConfig, monitor
+from analysis.tables import load_users, read_table
 from analysis.twin import TrueEffect
 
 Rows = Sequence[Mapping[str, Any]]
@@ -169,11 +170,11 @@ def build_report(
     users_path = run / "users.parquet"
     if not users_path.exists():
         raise AnalysisError(f"run_dir {str(run)!r} has no users.parquet; is it a run directory?")
-    users = pd.read_parquet(users_path)
+    users = load_users(users_path)
     events = load_events(run / "events", columns=[*REQUIRED_EVENT_COLUMNS, "arm"])
     n_items = None
     if (run / "items.parquet").exists():
-        n_items = len(pd.read_parquet(run / "items.parquet", columns=["item_id"]))
+        n_items = len(read_table(run / "items.parquet", ["item_id"], what="items"))
     window = cfg.window or infer_window(
         events, users, control=cfg.ab.control, new_user_days=cfg.new_user_days
     )

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from simulator.commands import offline, ope, report, simulate, sweep
+from simulator.commands import fingerprint, offline, ope, report, simulate, sweep
 from simulator.commands import run as run_command
 from simulator.errors import AdasimError
 
@@ -24,6 +24,7 @@ COMMANDS: list[ModuleType] = [
     offline,
     ope,
     sweep,
+    fingerprint,
 ]
 """Command modules, in the order ``adasim --help`` lists them."""
 

@@ -45,7 +45,7 @@ from analysis.ope import (
 )
 from analysis.results import jsonable
 from analysis.tables import load_users
-from simulator.checkpoint import load_checkpoint
+from simulator.checkpoint import load_checkpoint, load_snapshot
 from simulator.config import Config, load_config
 from simulator.errors import ConfigError, SimulationError
 from simulator.experiment import RunLayout, build_world
@@ -72,17 +72,29 @@ class OPERun:
     json: Path
 
 
-def _state_at(layout: RunLayout, config: Config, day: int) -> Path:
-    """The A/B run's checkpoint holding the agents as they were when ``day`` started."""
-    if day == config.experiment.pre_days:
-        return layout.fork()
-    path = layout.checkpoints("ab") / f"day-{day:04d}.pkl"
+def _treatment_at(layout: RunLayout, config: Config, world: World, day: int) -> Any:
+    """The treatment agent as it served when ``day`` started.
+
+    From its serving snapshot (written every day of every run), else from the A/B run's
+    full checkpoint of that day (kept with ``--keep-checkpoints all``).
+    """
+    treatment = config.experiment.treatment
+    snapshot = layout.serving(day)
+    if snapshot.is_file():
+        return load_snapshot(snapshot, world)
+    path = (
+        layout.fork()
+        if day == config.experiment.pre_days
+        else layout.checkpoints("ab") / f"day-{day:04d}.pkl"
+    )
     if not path.is_file():
         raise SimulationError(
-            f"checkpoint {path} is missing; OPE needs the A/B run's daily checkpoints "
-            "(rerun the experiment with this version of adasim)"
+            f"{snapshot} is missing (and no checkpoint {path}); OPE replays the treatment "
+            f"agent of every experiment day: arm {treatment!r} offered no serving snapshot, "
+            "so rerun the experiment with --keep-checkpoints all"
         )
-    return path
+    _, extra = load_checkpoint(path, world)
+    return extra["agents"][treatment]
 
 
 def treatment_distribution(
@@ -97,14 +109,12 @@ def treatment_distribution(
     users = log["user_id"].to_numpy(dtype=np.int64)
     minutes = log["minute"].to_numpy(dtype=np.int64)
     for day in np.unique(days):
-        engine, extra = load_checkpoint(_state_at(layout, config, int(day)), world)
-        agent = extra["agents"][treatment]
+        agent = _treatment_at(layout, config, world, int(day))
         if not hasattr(agent, "action_distribution"):
             raise SimulationError(
                 f"arm {treatment!r} is a {type(agent).__name__}, which exposes no action "
                 "distribution; OPE needs a two_stage treatment"
             )
-        del engine
         rows = np.flatnonzero(days == day)
         for a in range(0, rows.size, chunk):
             r = rows[a : a + chunk]

@@ -20,6 +20,7 @@ from analysis.metrics import MetricsWindow, load_events, user_metrics
 from analysis.report import Report, ReportConfig, ReportSection, write_report
 from analysis.report_overrides import ReportOverrides
 from analysis.schema import REQUIRED_EVENT_COLUMNS
+from analysis.tables import load_users, read_table
 from analysis.twin import twin_effects_from_runs
 from simulator.config import Config, load_config
 from simulator.errors import ConfigError
@@ -191,7 +192,7 @@ def analyse_run(
     others = [a for a in config.arms if a not in (control, treatment)]
     other_cells: dict[str, list[dict[str, Any]]] = {}
     # The log is read once: the other arms' tables and the report share it.
-    users = pd.read_parquet(layout.root / "users.parquet")
+    users = load_users(layout.root / "users.parquet")
     events = load_events(layout.root / "events", columns=[*REQUIRED_EVENT_COLUMNS, "arm"])
     per_user = user_metrics(events, users, window) if others else None
     for arm in others:
@@ -216,7 +217,7 @@ def analyse_run(
         layout.root if out_dir is None else Path(out_dir),
         config=cfg,
         extra_sections=sections,
-        n_items=len(pd.read_parquet(layout.root / "items.parquet", columns=["item_id"])),
+        n_items=len(read_table(layout.root / "items.parquet", ["item_id"], what="items")),
         source=str(layout.root),
         truth=truth,
     )

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from simulator.config import Config
 from simulator.experiment_config import available_cores
-from simulator.process_pool import terminating
+from simulator.process_pool import die_with_parent, terminating
 from simulator.sweep import (
     RunJob,
     RunSpec,
@@ -75,6 +75,7 @@ def run_serial(jobs: Sequence[RunJob], done: Done) -> None:
 def _init_worker() -> None:
     from simulator.registry import one_torch_thread
 
+    die_with_parent()  # a SIGKILLed sweep leaves no experiment running behind it
     one_torch_thread()
 
 

@@ -133,6 +133,7 @@ PUBLIC: dict[str, set[str]] = {
         "adapter_weights_by_state",
         "build_framework",
         "info_nce",
+        "pin_cpu_kernels",
         "multitask_bce",
         "repeat_k",
         "torch_generator",

@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     except (AdasimError, OSError) as exc:
-        print(f"adasim offline: {exc}", file=sys.stderr)
+        print(f"adasim offline: error: {exc}", file=sys.stderr)
         return 2
     print(result.to_markdown())
     if args.out is not None:

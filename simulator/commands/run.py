@@ -28,7 +28,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", default=DEFAULT_CONFIG, help="TOML config file")
     p.add_argument("--out", help="run directory (default: runs/<config name>)")
     p.add_argument("--seed", type=int, help="overrides seed")
-    p.add_argument("--workers", type=int, help="overrides experiment.workers")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="overrides experiment.workers (0: the cores available, at most 3); results "
+        "do not depend on it",
+    )
     add_overrides_argument(p, "arms.treatment.k=3")
     p.add_argument(
         "--fresh",
