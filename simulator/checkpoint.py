@@ -11,7 +11,8 @@ pickled; a new one starts at the checkpoint's minute), the event log (the caller
 next day's segment) and the periodic hooks (the caller adds them again).
 
 Files are written to a temporary name and renamed, so a run killed while writing leaves the
-previous checkpoint intact; a file damaged some other way (a full disk, a copy cut short)
+previous checkpoint intact; each ends with the sha256 of its content, so a file damaged
+some other way (a full disk, a copy cut short)
 raises :class:`CheckpointUnreadable`, and :func:`load_newest_intact` then falls back to the
 newest checkpoint that still loads. A *serving snapshot* (:func:`save_snapshot`) pickles one
 object the same way, e.g. an agent without its learners' state, for off-policy replays.
@@ -19,6 +20,7 @@ object the same way, e.g. an agent without its learners' state, for off-policy r
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
@@ -46,7 +48,7 @@ def _world_objects(world: World) -> dict[str, Any]:
 
 
 class _Pickler(pickle.Pickler):
-    def __init__(self, file: io.BufferedWriter, world: World) -> None:
+    def __init__(self, file: Any, world: World) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self._names = {id(obj): name for name, obj in _world_objects(world).items()}
 
@@ -55,7 +57,7 @@ class _Pickler(pickle.Pickler):
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BufferedReader, world: World) -> None:
+    def __init__(self, file: Any, world: World) -> None:
         super().__init__(file)
         self._objects = _world_objects(world)
 
@@ -69,23 +71,64 @@ class CheckpointUnreadable(SimulationError):
     """A checkpoint file exists but cannot be loaded (truncated, corrupt, foreign)."""
 
 
+_TRAILER = b"ADASIM-SHA256:"
+"""Ends every file: the tag and the sha256 of the pickle before it (pickle ignores it)."""
+
+
+class _HashingWriter:
+    """A file that also hashes what goes through it, so writing costs no second read."""
+
+    def __init__(self, f: io.BufferedWriter) -> None:
+        self.f = f
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.f.write(data)
+
+
 def _atomic_dump(path: Path, obj: Any, world: World) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "wb") as f:
-        _Pickler(f, world).dump(obj)
+        writer = _HashingWriter(f)
+        _Pickler(writer, world).dump(obj)
+        f.write(_TRAILER + writer.digest.digest())
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
     return path
 
 
+def _checked_bytes(path: Path) -> bytes:
+    """The file's pickle, after checking the digest that ends it."""
+    data = path.read_bytes()
+    tail = len(_TRAILER) + hashlib.sha256().digest_size
+    if not data[-tail:].startswith(_TRAILER):
+        raise CheckpointUnreadable(
+            f"checkpoint {path} is damaged (no digest at its end: cut short, or not "
+            "written by this version of adasim)"
+        )
+    body, digest = data[:-tail], data[-tail + len(_TRAILER) :]
+    if hashlib.sha256(body).digest() != digest:
+        raise CheckpointUnreadable(f"checkpoint {path} is damaged (its sha256 differs)")
+    return body
+
+
+def checkpoint_intact(path: str | Path) -> bool:
+    """Whether ``path`` exists and its content matches the digest written with it."""
+    try:
+        _checked_bytes(Path(path))
+    except (OSError, CheckpointUnreadable):
+        return False
+    return True
+
+
 def _load(path: Path, world: World) -> Any:
     if not path.is_file():
         raise SimulationError(f"checkpoint {path} does not exist")
     try:
-        with open(path, "rb") as f:
-            return _Unpickler(f, world).load()
+        return _Unpickler(io.BytesIO(_checked_bytes(path)), world).load()
     except SimulationError:
         raise
     except Exception as err:  # pickle raises many kinds on damaged data
@@ -182,6 +225,7 @@ def restart_clock(engine: Engine, minute: int) -> None:
 
 __all__ = [
     "CheckpointUnreadable",
+    "checkpoint_intact",
     "load_checkpoint",
     "load_newest_intact",
     "load_snapshot",

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from simulator.assignment import FixedArm, HashAssignment
 from simulator.checkpoint import (
-    CheckpointUnreadable,
+    checkpoint_intact,
     load_checkpoint,
     load_newest_intact,
     restart_clock,
@@ -354,26 +354,20 @@ def _quiet(config: Config) -> Any:
     return replace(config.engine, progress=False)
 
 
-def _load_fork(
-    config: Config, layout: RunLayout, world: World, progress: bool
-) -> tuple[Engine, dict[str, Any]]:
-    """The end-of-pre-period state; a damaged fork is set aside and the pre-period redone.
+def _set_aside_damaged_fork(layout: RunLayout) -> None:
+    """A fork whose digest does not match is kept as ``fork.pkl.corrupt``, to be redone.
 
     The pre-period is a pure function of the config, so redoing it (from its newest intact
     checkpoint, or from day 0 when none is left) gives the same fork.
     """
-    try:
-        return load_checkpoint(layout.fork(), world)
-    except CheckpointUnreadable as err:
-        fork = layout.fork()
+    fork = layout.fork()
+    if fork.is_file() and not checkpoint_intact(fork):
         fork.replace(fork.with_suffix(".pkl.corrupt"))
         print(
-            f"adasim: {err}; kept as {fork.name}.corrupt, redoing the pre-period", file=sys.stderr
+            f"adasim: checkpoint {fork} is damaged; kept as {fork.name}.corrupt, "
+            "redoing the pre-period",
+            file=sys.stderr,
         )
-    from simulator.registry import build_agent  # a redone pre-period builds the agents anew
-
-    run_pre_period(config, layout, build_agent, progress)
-    return load_checkpoint(layout.fork(), world)
 
 
 def run_variant(
@@ -397,7 +391,7 @@ def run_variant(
         first = _day(path)
     else:
         first = exp.pre_days
-        engine, extra = _load_fork(config, layout, world, progress)
+        engine, extra = load_checkpoint(layout.fork(), world)
     agents = extra["agents"]
     engine.assign = runner.assignment()
     if variant != "ab":
@@ -464,8 +458,10 @@ def run_experiment(
     warn_if_unpinned()
     write_config(config, layout.root / "config.toml")
     one_torch_thread()  # the same result whatever the number of workers
-    run_pre_period(config, layout, factory, progress, keep_checkpoints)
     variants = VARIANTS if config.experiment.twin else VARIANTS[:1]
+    if not all(layout.done(v).is_file() for v in variants):
+        _set_aside_damaged_fork(layout)  # checked here, where the factory is at hand
+    run_pre_period(config, layout, factory, progress, keep_checkpoints)
     workers = min(config.experiment.workers, len(variants))
     if workers == 1:
         for i, v in enumerate(variants):

@@ -108,6 +108,9 @@ def test_quick_run_reproduces_the_documented_fingerprint(tmp_path: Path) -> None
     _quick_run(tmp_path / "quick", ATEN_CPU_CAPABILITY="avx512")
     got = fingerprint(tmp_path / "quick")
     assert (got.events, got.summary) == documented_fingerprint()
+    # Checkpoints kept by default: the serving snapshots only (it was 362 MB with every day's).
+    size = sum(p.stat().st_size for p in (tmp_path / "quick").rglob("*") if p.is_file())
+    assert size < 50e6, f"a quick run writes {size / 1e6:.0f} MB"
 
 
 KERNEL_REQUESTS = {
