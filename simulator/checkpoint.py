@@ -100,14 +100,20 @@ def _atomic_dump(path: Path, obj: Any, world: World) -> Path:
     return path
 
 
-def _checked_bytes(path: Path) -> bytes:
-    """The file's pickle, after checking the digest that ends it."""
+def _checked_bytes(path: Path, require_digest: bool = True) -> bytes:
+    """The file's pickle, after checking the digest that ends it.
+
+    Without ``require_digest`` a file with no digest (written before adasim added it) is
+    returned as it is: unpickling it still fails if it was cut short.
+    """
     data = path.read_bytes()
     tail = len(_TRAILER) + hashlib.sha256().digest_size
     if not data[-tail:].startswith(_TRAILER):
+        if not require_digest:
+            return data
         raise CheckpointUnreadable(
-            f"checkpoint {path} is damaged (no digest at its end: cut short, or not "
-            "written by this version of adasim)"
+            f"checkpoint {path} is damaged (no digest at its end: cut short, or written "
+            "by an older adasim)"
         )
     body, digest = data[:-tail], data[-tail + len(_TRAILER) :]
     if hashlib.sha256(body).digest() != digest:
@@ -128,7 +134,8 @@ def _load(path: Path, world: World) -> Any:
     if not path.is_file():
         raise SimulationError(f"checkpoint {path} does not exist")
     try:
-        return _Unpickler(io.BytesIO(_checked_bytes(path)), world).load()
+        data = _checked_bytes(path, require_digest=False)
+        return _Unpickler(io.BytesIO(data), world).load()
     except SimulationError:
         raise
     except Exception as err:  # pickle raises many kinds on damaged data
