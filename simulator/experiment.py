@@ -251,7 +251,7 @@ class VariantRunner:
             _move_segment(staging, events_dir, day)
             self._log_losses(day)
             save_checkpoint(ckpt_dir / f"day-{day + 1:04d}.pkl", engine, {"agents": agents})
-            self._save_serving(agents, day + 1)
+            self.save_serving(agents, day + 1)
             if self.keep_checkpoints == "latest":
                 # Two, not one: if the newest is damaged, the run falls back to the other.
                 for old in _day_checkpoints(ckpt_dir)[:-2]:
@@ -260,7 +260,7 @@ class VariantRunner:
             bar.set_postfix(self._postfix(), refresh=False)
         bar.close()
 
-    def _save_serving(self, agents: dict[str, Recommender], day: int) -> None:
+    def save_serving(self, agents: dict[str, Recommender], day: int) -> None:
         """The A/B treatment agent as it will serve on ``day``, for OPE's replays."""
         exp = self.config.experiment
         if self.variant != "ab" or not exp.pre_days <= day < exp.n_days:
@@ -346,7 +346,7 @@ def run_pre_period(
         if callable(warm):
             warm(config.arms[name].warm_start_epochs)
     engine.policies = tuple(agents[a] for a in runner.arm_names)
-    runner._save_serving(agents, exp.pre_days)
+    runner.save_serving(agents, exp.pre_days)
     save_checkpoint(layout.fork(), engine, {"agents": agents})
 
 
