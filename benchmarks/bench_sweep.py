@@ -27,8 +27,8 @@ from typing import Any
 
 import pandas as pd
 
+from adasim.jobs.sweep_backends import BackendName, run_sweep
 from simulator.config import load_config
-from simulator.sweep_backends import BackendName, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
 """AdaF²M² offline experiment: run the comparison, then tabulate paired RelaImpr per seed.
 
-``simulator.offline_run.run_offline`` (what ``adasim offline`` calls) trains every
+``adasim.jobs.offline_run.run_offline`` (what ``adasim offline`` calls) trains every
 (model, framework, seed) and reports RelaImpr of the seed-mean AUC. This script adds what
 the AdaF²M² issue asks for: RelaImpr of AUC and of UAUC computed **per seed** against the
 bare model of the same seed, then mean ± sample standard deviation over seeds, overall and
@@ -211,7 +211,7 @@ def weights(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    run = sub.add_parser("run", help="train and evaluate (simulator.offline_run)")
+    run = sub.add_parser("run", help="train and evaluate (adasim.jobs.offline_run)")
     run.add_argument("--data", required=True, help="sim:RUN_DIR or movielens:PATH")
     run.add_argument("--models", default=MODELS)
     run.add_argument("--framework", default=FRAMEWORKS)
@@ -241,9 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "run":
         import torch
 
+        from adasim.jobs.offline_run import run_offline
         from agents.models.base import ModelConfig
         from agents.training import TrainConfig
-        from simulator.offline_run import run_offline
 
         torch.set_num_threads(1)
         data = _load(args.data, args.max_events)

@@ -5,7 +5,7 @@ skips, daily arrivals) that answers recommendations with streaming feedback, on 
 clock with per-user work batched in numpy; and the A/B experiment around it (pre-period,
 hashed arms, twin worlds, checkpoints). Agents are reached only through the
 :class:`~simulator.types.Recommender` protocol; no torch is imported here (the composition
-root, ``simulator.registry``, imports agents when an arm needs one).
+root, ``adasim.registry``, imports agents when an arm needs one).
 """
 
 from __future__ import annotations
@@ -28,17 +28,6 @@ from simulator.noise import Noise
 from simulator.policies import OraclePolicy, PopularPolicy, RandomPolicy, make_policy
 from simulator.simulate import simulate_world
 from simulator.summary import WorldSummary, summarize_run
-from simulator.sweep import (
-    GridAxis,
-    RunSpec,
-    SweepError,
-    SweepSpec,
-    collect_table,
-    parse_grid,
-    plan_runs,
-    replicate_seeds,
-)
-from simulator.sweep_backends import BACKENDS, SweepResult, run_sweep
 from simulator.types import (
     EVENT_COLUMNS,
     USER_COLUMNS,
@@ -52,7 +41,6 @@ from simulator.types import (
 from simulator.world import World, WorldView
 
 __all__ = [
-    "BACKENDS",
     "EVENT_COLUMNS",
     "USER_COLUMNS",
     "AdasimError",
@@ -66,7 +54,6 @@ __all__ = [
     "FeedbackBatch",
     "FieldSpec",
     "FixedArm",
-    "GridAxis",
     "HashAssignment",
     "Noise",
     "ObservableWorld",
@@ -77,24 +64,15 @@ __all__ = [
     "Recommender",
     "RequestBatch",
     "RunLayout",
-    "RunSpec",
     "SimulateConfig",
     "SimulationError",
-    "SweepError",
-    "SweepResult",
-    "SweepSpec",
     "World",
     "WorldConfig",
     "WorldSummary",
     "WorldView",
-    "collect_table",
     "load_config",
     "make_policy",
-    "parse_grid",
-    "plan_runs",
-    "replicate_seeds",
     "run_experiment",
-    "run_sweep",
     "run_variant",
     "simulate_world",
     "summarize_run",

@@ -54,8 +54,8 @@ from simulator.experiment_config import ArmConfig
 from simulator.numpy_kernels import warn_if_unpinned
 from simulator.population import MINUTES_PER_DAY
 from simulator.process_pool import map_in_processes
-from simulator.registry import one_torch_thread
 from simulator.run_folder import prepare_run_folder
+from simulator.threads import one_torch_thread
 from simulator.types import Recommender
 from simulator.world import World
 

@@ -1,6 +1,6 @@
 """Configuration of a simulated A/B experiment: its periods and its arms.
 
-Pure data (no torch): the composition root (``simulator/cli.py``) hands each
+Pure data (no torch): the composition root (``adasim.registry``) hands each
 :class:`ArmConfig` to ``agents.build_agent``. Rules are checked in ``__post_init__`` and
 raise :class:`~simulator.errors.ConfigError` naming the field, the value and the rule; the
 TOML loader adds the dotted path (``arms.treatment.k == 0, must be >= 1``).

@@ -6,7 +6,7 @@ The two round differently in the last bit, and in the world a last bit decides w
 uniform draw falls below a finish probability: measured on this project's AVX-512 machine,
 the quick run's events differ between the default dispatch and the AVX2 one. numpy reads its
 setting once, when it is imported, so it must be in the environment before the interpreter
-starts: the ``adasim`` command (:mod:`simulator.console`) restarts itself once with
+starts: the ``adasim`` command (:mod:`adasim.console`) restarts itself once with
 :data:`NUMPY_PINNED` set, and every worker process inherits it. A library user gets the
 same by starting Python with that variable (see the README's Reproducibility section);
 :func:`numpy_dispatch_pinned` tells whether the running process has it.

@@ -4,7 +4,9 @@
 * ``adaf2m2`` imports only torch, numpy and itself: it wraps any base model.
 * ``agents`` may use the simulator's pure-data modules (the ``Recommender`` contract, the
   errors, the arm config) and ``adaf2m2``, never the engine or ``analysis``.
-* inside ``simulator``, only the composition root imports ``agents`` or ``analysis``.
+* ``simulator`` imports none of ``agents``, ``analysis``, ``adaf2m2``, torch or ``adasim``.
+* ``adasim``, the application (command line, composition root, jobs), may import them all;
+  ``analysis``, ``agents`` and ``adaf2m2`` never import it.
 """
 
 from __future__ import annotations
@@ -15,15 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("simulator", "agents", "adaf2m2", "analysis")
+PACKAGES = ("adasim", "simulator", "agents", "adaf2m2", "analysis")
 SIMULATOR_DATA_MODULES = {"simulator.types", "simulator.errors", "simulator.experiment_config"}
-COMPOSITION_ROOT = {
-    "simulator/cli.py",
-    "simulator/registry.py",
-    "simulator/run_analysis.py",
-    "simulator/ope_run.py",
-    "simulator/offline_run.py",
-}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -67,9 +62,17 @@ def test_agents_use_only_the_contract(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", files("simulator"), ids=lambda p: str(p.relative_to(ROOT)))
-def test_only_the_composition_root_reaches_agents_and_analysis(path: Path) -> None:
-    rel = str(path.relative_to(ROOT))
-    if rel in COMPOSITION_ROOT or rel.startswith("simulator/commands/"):
-        return
-    bad = {n for n in imports_of(path) if top(n) in {"agents", "analysis", "torch"}}
-    assert not bad, f"{rel} imports {sorted(bad)}"
+def test_simulator_reaches_no_other_package(path: Path) -> None:
+    forbidden = {"agents", "analysis", "adaf2m2", "torch", "adasim"}
+    bad = {n for n in imports_of(path) if top(n) in forbidden}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for package in ("analysis", "agents", "adaf2m2") for p in files(package)],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_no_package_imports_the_application(path: Path) -> None:
+    bad = {n for n in imports_of(path) if top(n) == "adasim"}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"

@@ -23,7 +23,7 @@ from simulator.numpy_kernels import NUMPY_PINNED, numpy_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "results" / "reproducibility.md"
-ADASIM = [sys.executable, "-m", "simulator.console"]
+ADASIM = [sys.executable, "-m", "adasim.console"]
 CAPABILITY = "import agents, torch; print(torch.backends.cpu.get_cpu_capability())"
 
 

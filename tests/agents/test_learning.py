@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from adasim.jobs.offline_run import run_offline
 from agents.datasets.sim import load_run
 from agents.models.registry import PAPER_MODELS
 from simulator.config import load_config
-from simulator.offline_run import run_offline
 from simulator.simulate import simulate_world
 
 ROOT = Path(__file__).resolve().parents[2]

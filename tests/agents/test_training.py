@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from adaf2m2.trainable import PlainModel, TrainableModel, torch_generator
+from adasim.jobs.offline_run import auc_or_nan
 from agents.datasets.sim import SimDataConfig, load_run
 from agents.models.base import ModelConfig
 from agents.models.registry import build_model
 from agents.training import TrainConfig, fit, negative_log_loss, predict
 from analysis.offline import roc_auc
 from simulator.errors import ConfigError
-from simulator.offline_run import auc_or_nan
 
 SMALL = ModelConfig(embed_dim=4, hidden_dims=(8,))
 

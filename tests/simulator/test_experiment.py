@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from adasim.jobs.run_analysis import analyse_run
+from adasim.registry import build_agent
 from simulator.config import Config, load_config
 from simulator.experiment import RunLayout, run_experiment, run_variant
-from simulator.registry import build_agent
-from simulator.run_analysis import analyse_run
 
 TINY = """
 name = "tiny"

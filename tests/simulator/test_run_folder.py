@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.cli import main
+from adasim.cli import main
 from simulator.config import Config, load_config
 from simulator.errors import ConfigError
 from simulator.run_folder import MARKER, config_digest, first_difference, prepare_run_folder

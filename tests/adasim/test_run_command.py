@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.cli import main
+from adasim.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,6 @@
 """Where a sweep's runs execute: in this process, in local processes, or on a Ray cluster.
 
-Every backend calls the same :func:`simulator.sweep.execute_run` on the same jobs; a run
+Every backend calls the same :func:`adasim.jobs.sweep.execute_run` on the same jobs; a run
 writes its own result file, and the table is read back from the files in plan order, so
 the backend changes the wall time and nothing else. Each run uses one torch thread
 (parallelism is across runs).
@@ -29,10 +29,7 @@ from typing import Any, Literal
 import pandas as pd
 from tqdm import tqdm
 
-from simulator.config import Config
-from simulator.experiment_config import available_cores
-from simulator.process_pool import die_with_parent, terminating
-from simulator.sweep import (
+from adasim.jobs.sweep import (
     RunJob,
     RunSpec,
     SweepError,
@@ -46,6 +43,9 @@ from simulator.sweep import (
     result_path,
     write_table,
 )
+from simulator.config import Config
+from simulator.experiment_config import available_cores
+from simulator.process_pool import die_with_parent, terminating
 
 BackendName = Literal["serial", "process", "ray"]
 BACKENDS: tuple[str, ...] = ("serial", "process", "ray")
@@ -73,7 +73,7 @@ def run_serial(jobs: Sequence[RunJob], done: Done) -> None:
 
 
 def _init_worker() -> None:
-    from simulator.registry import one_torch_thread
+    from adasim.registry import one_torch_thread
 
     die_with_parent()  # a SIGKILLed sweep leaves no experiment running behind it
     one_torch_thread()

@@ -1,6 +1,6 @@
 """The ``adasim`` command line: a thin layer that parses, loads config and calls the library.
 
-Each subcommand lives in ``simulator/commands/<name>.py`` and exposes
+Each subcommand lives in ``adasim/commands/<name>.py`` and exposes
 ``add_parser(subparsers)`` and ``run(args) -> int``. Adding a command is one line in
 :data:`COMMANDS`. Errors that adasim raises on purpose (:class:`AdasimError`) print one
 line to stderr and exit with status 2, without a traceback.
@@ -13,8 +13,8 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from simulator.commands import fingerprint, offline, ope, report, simulate, sweep
-from simulator.commands import run as run_command
+from adasim.commands import fingerprint, offline, ope, report, simulate, sweep
+from adasim.commands import run as run_command
 from simulator.errors import AdasimError
 
 COMMANDS: list[ModuleType] = [

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from adasim.jobs.ope_run import treatment_distribution
+from adasim.registry import build_agent
 from analysis.tables import load_events
 from simulator.config import load_config
 from simulator.experiment import RunLayout, build_world, run_experiment
-from simulator.ope_run import treatment_distribution
-from simulator.registry import build_agent
 
 torch.set_num_threads(1)
 

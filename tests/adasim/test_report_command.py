@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from adasim.cli import build_parser, main
+from adasim.commands import report as report_command
 from analysis.synthetic import SyntheticLogConfig, synthetic_log
-from simulator.cli import build_parser, main
-from simulator.commands import report as report_command
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_FILES = ("report.md", "report.html", "summary.json")

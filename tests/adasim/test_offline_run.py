@@ -1,4 +1,4 @@
-"""Tests for simulator.offline_run and the ``adasim offline`` command."""
+"""Tests for adasim.jobs.offline_run and the ``adasim offline`` command."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adasim.commands import offline as offline_cmd
+from adasim.jobs.offline_run import popularity_scores, run_offline
 from agents.datasets.sim import SimDataConfig, load_run
 from agents.models.base import ModelConfig
 from agents.training import TrainConfig
-from simulator.commands import offline as offline_cmd
 from simulator.errors import ConfigError
-from simulator.offline_run import popularity_scores, run_offline
 
 SMALL = ModelConfig(embed_dim=4, hidden_dims=(8,))
 FAST = TrainConfig(max_epochs=2)
@@ -128,12 +128,12 @@ def test_cli_checks_every_option_before_reading_or_training(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import adasim.jobs.offline_run
     import agents.datasets
-    import simulator.offline_run
 
     for name in ("load_run", "load_movielens"):
         monkeypatch.setattr(agents.datasets, name, _never)
-    monkeypatch.setattr(simulator.offline_run, "fit", _never)
+    monkeypatch.setattr(adasim.jobs.offline_run, "fit", _never)
     args = parse(["offline", "--data", "sim:runs/anything", *argv, "--quiet"])
     assert args.func(args) == 2
     err = capsys.readouterr().err.strip()
@@ -144,10 +144,10 @@ def test_cli_checks_every_option_before_reading_or_training(
 def test_run_offline_checks_names_before_training(
     tiny_run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import simulator.offline_run
+    import adasim.jobs.offline_run
 
     d = load_run(tiny_run, SimDataConfig(max_events=800))
-    monkeypatch.setattr(simulator.offline_run, "fit", _never)
+    monkeypatch.setattr(adasim.jobs.offline_run, "fit", _never)
     with pytest.raises(ConfigError, match=r"frameworks contains 'magic', must be among"):
         run_offline(d, ["fm"], frameworks=("none", "magic"), seeds=1, progress=False)
     with pytest.raises(ConfigError, match=r"models is empty"):

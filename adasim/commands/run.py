@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from simulator.commands import add_overrides_argument
+from adasim.commands import add_overrides_argument
 from simulator.experiment import KEEP_CHECKPOINTS
 
 NAME = "run"
@@ -54,10 +54,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Load the config, run or resume the experiment, analyse it, print the table."""
+    from adasim.jobs.run_analysis import analyse_run
+    from adasim.registry import build_agent
     from simulator.config import load_config
     from simulator.experiment import run_experiment
-    from simulator.registry import build_agent
-    from simulator.run_analysis import analyse_run
 
     overrides = list(args.overrides)
     if args.seed is not None:

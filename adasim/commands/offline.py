@@ -1,7 +1,7 @@
 """``adasim offline``: train and compare base models on a logged data set.
 
 Thin: parses the arguments, loads the data with ``agents.datasets``, calls
-:func:`simulator.offline_run.run_offline`, prints the table and writes it as markdown
+:func:`adasim.jobs.offline_run.run_offline`, prints the table and writes it as markdown
 and JSON.
 
 Examples:
@@ -86,10 +86,10 @@ def _names(text: str, what: str) -> tuple[str, ...]:
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the process exit code."""
     # torch is imported here, not at module import, so `adasim --help` stays fast.
+    from adasim.jobs.offline_run import check_names, run_offline
     from agents.datasets import MovieLensConfig, SimDataConfig, load_movielens, load_run
     from agents.models.base import ModelConfig
     from agents.training import TrainConfig
-    from simulator.offline_run import check_names, run_offline
 
     try:
         # The whole plan first: nothing is read or trained until every option is valid.

@@ -22,7 +22,7 @@ from analysis.fingerprint import fingerprint
 from simulator.experiment import RunLayout
 
 ROOT = Path(__file__).resolve().parents[2]
-ADASIM = [sys.executable, "-m", "simulator.console"]
+ADASIM = [sys.executable, "-m", "adasim.console"]
 
 TINY = """
 name = "tiny"

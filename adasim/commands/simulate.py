@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from simulator.commands import add_overrides_argument
+from adasim.commands import add_overrides_argument
 from simulator.config import load_config
 
 NAME = "simulate"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from simulator.cli import COMMANDS, main
+from adasim.cli import COMMANDS, main
 
 QUICK = str(Path(__file__).resolve().parents[2] / "configs" / "quick.toml")
 
@@ -153,7 +153,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _subparsers() -> dict[str, Any]:
     import argparse
 
-    parser = __import__("simulator.cli", fromlist=["build_parser"]).build_parser()
+    parser = __import__("adasim.cli", fromlist=["build_parser"]).build_parser()
     actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     return dict(actions[0].choices)
 

@@ -1,6 +1,6 @@
 """Analysis of a finished experiment run: A/B report, twin truth, the paper's table.
 
-Part of the composition root (with ``simulator/cli.py`` and ``simulator/registry.py``):
+Part of the composition root (with ``adasim/cli.py`` and ``adasim/registry.py``):
 it turns the experiment's config into the analysis package's options and calls it. The
 statistics themselves live in :mod:`analysis`.
 """

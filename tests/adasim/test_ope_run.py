@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import torch
 
-from simulator.cli import main
+from adasim.cli import main
+from adasim.jobs.ope_run import evaluate_run
+from adasim.registry import build_agent
 from simulator.config import load_config
 from simulator.errors import ConfigError
 from simulator.experiment import run_experiment
-from simulator.ope_run import evaluate_run
-from simulator.registry import build_agent
 
 torch.set_num_threads(1)
 
@@ -106,7 +106,7 @@ def test_bad_arguments_fail_before_any_work(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import simulator.ope_run as ope_run
+    import adasim.jobs.ope_run as ope_run
 
     def never(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("work started before the arguments were checked")
@@ -122,7 +122,7 @@ def test_bad_arguments_fail_before_any_work(
 def test_library_checks_the_bootstrap_count_first(
     finished: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import simulator.ope_run as ope_run
+    import adasim.jobs.ope_run as ope_run
 
     monkeypatch.setattr(ope_run, "load_config", lambda *a: pytest.fail("config was read"))
     with pytest.raises(ConfigError, match=r"n_bootstrap_samples == 0, must be >= 1"):

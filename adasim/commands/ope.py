@@ -31,10 +31,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the comparison with the truth, rebuild the report."""
+    from adasim.jobs.ope_run import evaluate_run
+    from adasim.jobs.run_analysis import analyse_run
     from simulator.config import load_config
     from simulator.errors import ConfigError
-    from simulator.ope_run import evaluate_run
-    from simulator.run_analysis import analyse_run
 
     # Every argument is checked before the world is built and the snapshots replayed.
     if args.bootstrap < 1:

@@ -247,7 +247,7 @@ def evaluate_run(
         raise SimulationError(f"run {root} has not finished its A/B part; run `adasim run` first")
     events = load_events(root / "events")
     users = load_users(root / "users.parquet")
-    from simulator.registry import one_torch_thread
+    from adasim.registry import one_torch_thread
 
     # As the agents ran: the same probabilities, and no thread contention (on a busy
     # 2-core machine torch's default threads made the replay ten times slower).

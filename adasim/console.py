@@ -2,9 +2,9 @@
 
 numpy fixes its code paths when it is imported (:mod:`simulator.numpy_kernels`), so a
 process that has imported it cannot change them any more. The console script therefore
-restarts itself once, ``python -m simulator.console ARGS``, with the pinned environment;
+restarts itself once, ``python -m adasim.console ARGS``, with the pinned environment;
 the restarted process (and every worker it starts) finds the variable set and runs
-:func:`simulator.cli.main`. With the environment already pinned, or after the opt-out, there
+:func:`adasim.cli.main`. With the environment already pinned, or after the opt-out, there
 is no restart.
 """
 
@@ -20,8 +20,8 @@ def main() -> None:
     """Entry point of the ``adasim`` console script."""
     env = numpy_environment()
     if env is not None:
-        os.execve(sys.executable, [sys.executable, "-m", "simulator.console", *sys.argv[1:]], env)
-    from simulator.cli import main as cli_main
+        os.execve(sys.executable, [sys.executable, "-m", "adasim.console", *sys.argv[1:]], env)
+    from adasim.cli import main as cli_main
 
     raise SystemExit(cli_main())
 

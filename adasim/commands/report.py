@@ -2,8 +2,8 @@
 
 Thin: parses the arguments into :class:`analysis.report_overrides.ReportOverrides`
 (each option ``None`` when not given) and calls the library. On a finished ``adasim run``
-(:func:`simulator.run_analysis.finished_run_config`) that is
-:func:`simulator.run_analysis.analyse_run`, the code the run itself called, so the
+(:func:`adasim.jobs.run_analysis.finished_run_config`) that is
+:func:`adasim.jobs.run_analysis.analyse_run`, the code the run itself called, so the
 rebuilt report, ``summary.json`` and title equal the run's and the options change only
 what they name; on any other log it is :func:`analysis.report.build_report`.
 """
@@ -125,7 +125,7 @@ def overrides_from_args(args: argparse.Namespace) -> ReportOverrides:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report; print the table; return the exit code (0 ok, 2 bad input)."""
-    from simulator.run_analysis import analyse_run, finished_run_config
+    from adasim.jobs.run_analysis import analyse_run, finished_run_config
 
     try:
         overrides = overrides_from_args(args)

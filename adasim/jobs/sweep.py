@@ -7,7 +7,7 @@ replicates. Replicate ``r`` gets the seed
 
 and uses it in every grid cell (common random numbers: cells differ only by their grid
 values, so differences between cells are not seed noise). Each run is one
-:func:`simulator.experiment.run_experiment` plus :func:`simulator.run_analysis.analyse_run`
+:func:`simulator.experiment.run_experiment` plus :func:`adasim.jobs.run_analysis.analyse_run`
 in ``<sweep>/runs/<run_id>/``; when it ends (finished or failed) it writes its result rows
 atomically to ``<sweep>/results/<run_id>.json``. A sweep started again skips every run
 that has a result file, so an interrupted sweep reruns only what is missing.
@@ -19,7 +19,7 @@ with status ``"failed"`` and its message; the others go on.
 
 The table has one row per run and (metric, segment) of the paper's lift table, in plan
 order, and holds no wall times, so the same sweep gives the identical table on every
-backend (:mod:`simulator.sweep_backends`).
+backend (:mod:`adasim.jobs.sweep_backends`).
 """
 
 from __future__ import annotations
@@ -257,14 +257,14 @@ def execute_run(job: RunJob) -> dict[str, Any]:
     run that breaks (its config was valid: :meth:`SweepSpec.build` checked every cell)
     does not stop the sweep. Module-level so every backend can pickle it.
     """
-    from simulator.registry import one_torch_thread
+    from adasim.registry import one_torch_thread
 
     one_torch_thread()  # one core per run: the sweep parallelises across runs
     run = job.run
     try:
+        from adasim.jobs.run_analysis import analyse_run
+        from adasim.registry import build_agent
         from simulator.experiment import run_experiment
-        from simulator.registry import build_agent
-        from simulator.run_analysis import analyse_run
 
         config = job.config.with_overrides(run.overrides)
         run_dir = job.sweep_dir / "runs" / run.run_id

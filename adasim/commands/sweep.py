@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from simulator.commands import add_overrides_argument
+from adasim.commands import add_overrides_argument
 
 NAME = "sweep"
 
@@ -70,9 +70,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Load the config, run or resume the sweep, write the table and the report."""
+    from adasim.jobs.sweep_backends import run_sweep
     from analysis.sweep_report import SweepReportConfig, write_sweep_report
     from simulator.config import load_config
-    from simulator.sweep_backends import run_sweep
 
     config = load_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / f"sweep_{config.name}"

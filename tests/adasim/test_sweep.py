@@ -18,10 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.cli import main
-from simulator.config import Config, load_config
-from simulator.errors import ConfigError
-from simulator.sweep import (
+from adasim.cli import main
+from adasim.jobs.sweep import (
     FLOAT_COLUMNS,
     RESULT_COLUMNS,
     SweepError,
@@ -35,7 +33,9 @@ from simulator.sweep import (
     result_path,
     rows_from_summary,
 )
-from simulator.sweep_backends import SweepResult, run_sweep
+from adasim.jobs.sweep_backends import SweepResult, run_sweep
+from simulator.config import Config, load_config
+from simulator.errors import ConfigError
 
 CHEAP = """
 name = "cheap"
@@ -258,7 +258,7 @@ def test_run_sweep_rejects_before_any_work(
     message: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import simulator.sweep_backends as backends
+    import adasim.jobs.sweep_backends as backends
 
     def never(*args: object, **kw: object) -> None:
         raise AssertionError("a run started before the whole plan was checked")
@@ -289,14 +289,14 @@ def test_ray_missing_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_workers_default_to_the_cores_available(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import simulator.sweep_backends as backends
+    import adasim.jobs.sweep_backends as backends
 
     seen: list[int] = []
     monkeypatch.setattr(backends, "available_cores", lambda: 5)
     monkeypatch.setattr(backends, "run_process", lambda jobs, done, workers: seen.append(workers))
     run_sweep(cheap_config(tmp_path), [], 1, tmp_path / "s", backend="process", progress=False)
     assert seen == [5]
-    parser = __import__("simulator.cli", fromlist=["build_parser"]).build_parser()
+    parser = __import__("adasim.cli", fromlist=["build_parser"]).build_parser()
     args = parser.parse_args(["sweep", "x.toml"])
     assert args.workers == 0  # the command passes 0 on: the cores available
 
