@@ -6,12 +6,11 @@ learning two-stage agent from :mod:`agents` (torch), imported only when an arm n
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from simulator.experiment_config import ArmConfig
 from simulator.policies import OraclePolicy, PopularPolicy, RandomPolicy
+from simulator.threads import one_torch_thread as engine_one_torch_thread
 from simulator.types import Recommender
 from simulator.world import World
 
@@ -42,13 +41,12 @@ def one_torch_thread() -> None:
     split over threads may round differently), and parallel runs do not oversubscribe the
     cores.
     """
-    os.environ["OMP_NUM_THREADS"] = "1"
     from adaf2m2.kernels import pin_cpu_kernels
 
     pin_cpu_kernels()  # before torch's first computation here (children inherit it)
-    import torch
+    import torch  # noqa: F401  (imported, so the engine's half sets its threads at once)
 
-    torch.set_num_threads(1)
+    engine_one_torch_thread()
 
 
 __all__ = ["build_agent", "one_torch_thread"]
