@@ -16,47 +16,15 @@ from adasim.registry import build_agent
 from simulator.config import load_config
 from simulator.errors import ConfigError
 from simulator.experiment import run_experiment
+from tests.adasim.tiny_worlds import write_tiny_two_arm_world
 
 torch.set_num_threads(1)
-
-TINY = """
-name = "tiny_ope"
-seed = 5
-
-[world]
-n_users = 300
-n_items = 200
-new_users_per_day = 10.0
-new_items_per_day = 5.0
-
-[engine]
-progress = false
-
-[experiment]
-pre_days = 1
-days = 2
-twin = false
-workers = 1
-
-[arms.control]
-framework = "none"
-n_candidates = 10
-hidden_dims = [8]
-train_every_minutes = 360
-
-[arms.treatment]
-framework = "none"
-n_candidates = 10
-hidden_dims = [8]
-train_every_minutes = 360
-"""
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("ope")
-    path = tmp / "tiny_ope.toml"
-    path.write_text(TINY)
+    path = write_tiny_two_arm_world(tmp / "tiny_ope.toml")
     return run_experiment(load_config(path), tmp / "run", build_agent, progress=False).root
 
 

@@ -16,47 +16,15 @@ from adasim.registry import build_agent
 from analysis.tables import load_events
 from simulator.config import load_config
 from simulator.experiment import RunLayout, build_world, run_experiment
+from tests.adasim.tiny_worlds import write_tiny_two_arm_world
 
 torch.set_num_threads(1)
-
-TINY = """
-name = "tiny_snap"
-seed = 3
-
-[world]
-n_users = 300
-n_items = 200
-new_users_per_day = 10.0
-new_items_per_day = 5.0
-
-[engine]
-progress = false
-
-[experiment]
-pre_days = 1
-days = 2
-twin = false
-workers = 1
-
-[arms.control]
-framework = "none"
-n_candidates = 10
-hidden_dims = [8]
-train_every_minutes = 360
-
-[arms.treatment]
-framework = "adaf2m2"
-n_candidates = 10
-hidden_dims = [8]
-train_every_minutes = 360
-"""
 
 
 @pytest.fixture(scope="module")
 def kept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunLayout]:
     tmp = tmp_path_factory.mktemp("snap")
-    path = tmp / "tiny_snap.toml"
-    path.write_text(TINY)
+    path = write_tiny_two_arm_world(tmp / "tiny_snap.toml", treatment_framework="adaf2m2")
     config = load_config(path)
     return path, run_experiment(
         config, tmp / "all", build_agent, progress=False, keep_checkpoints="all"

@@ -1,0 +1,48 @@
+"""Fixtures shared by the application's tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TINY_TWO_ARM_WORLD = """
+name = "tiny_ope"
+seed = 5
+
+[world]
+n_users = 300
+n_items = 200
+new_users_per_day = 10.0
+new_items_per_day = 5.0
+
+[engine]
+progress = false
+
+[experiment]
+pre_days = 1
+days = 2
+twin = false
+workers = 1
+
+[arms.control]
+framework = "none"
+n_candidates = 10
+hidden_dims = [8]
+train_every_minutes = 360
+
+[arms.treatment]
+framework = "none"
+n_candidates = 10
+hidden_dims = [8]
+train_every_minutes = 360
+"""
+"""A 300-user world, one pre-period and two experiment days, twin off: seconds per run."""
+
+
+def write_tiny_two_arm_world(path: Path, treatment_framework: str = "none") -> Path:
+    """Write :data:`TINY_TWO_ARM_WORLD` with the treatment's framework to ``path``."""
+    text = TINY_TWO_ARM_WORLD.replace(
+        '[arms.treatment]\nframework = "none"',
+        f'[arms.treatment]\nframework = "{treatment_framework}"',
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
