@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from adasim.commands import fingerprint, offline, ope, report, simulate, sweep
+from adasim.commands import diagnose, fingerprint, offline, ope, report, simulate, sweep
 from adasim.commands import run as run_command
 from simulator.errors import AdasimError
 
@@ -25,6 +25,7 @@ COMMANDS: list[ModuleType] = [
     ope,
     sweep,
     fingerprint,
+    diagnose,
 ]
 """Command modules, in the order ``adasim --help`` lists them."""
 

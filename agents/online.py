@@ -147,6 +147,24 @@ class OnlineLearner:
             self.last_loss_ = loss
         return loss
 
+    def fit(
+        self,
+        fields: NDArray[np.int64],
+        counts: NDArray[np.float32],
+        labels: NDArray[np.float32],
+        epochs: int,
+    ) -> float:
+        """``epochs`` shuffled passes over the given examples (pre-training); the last mean loss.
+
+        The pending examples and the warm-start replay are left as they are.
+        """
+        loss = float("nan")
+        for _ in range(epochs):
+            loss = self._steps(fields, counts.astype(np.float32), labels.astype(np.float32))
+        if epochs and fields.shape[0]:
+            self.last_loss_ = loss
+        return loss
+
     def warm_start(self, epochs: int) -> float:
         """Extra passes over the replayed recent examples (end of the pre-period).
 

@@ -17,6 +17,7 @@ sees only the :class:`~simulator.types.ObservableWorld`: features, never tastes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -188,6 +189,38 @@ class TwoStage:
     def train(self) -> dict[str, float]:
         """One online update of both stages on the feedback since the last one."""
         losses = {"rank": self.rank_learner.update(), "retrieval": self.retrieval_learner.update()}
+        self._item_cache = None
+        return losses
+
+    def learn_history(self, batches: Iterable[FeedbackBatch], n_rows: int) -> dict[str, float]:
+        """Pre-train on the history log (before the pre-period), oldest batch first.
+
+        The counters count every row; both stages train ``history_epochs`` passes on the
+        most recent ``history_train_rows`` rows, encoded with the counts as they were when
+        each row was served (a model is trained on a recent window of the log, and the
+        window bounds the cost).
+        """
+        keep_from = n_rows - self.config.history_train_rows
+        seen = 0
+        parts: list[tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]] = []
+        for batch in batches:
+            n = len(batch.requests)
+            if seen + n > keep_from:
+                first = max(keep_from - seen, 0)
+                fields, counts = self._encode(
+                    batch.requests.user_ids[first:], batch.recommendation.item_ids[first:]
+                )
+                parts.append((fields, counts, self.labels(batch)[first:]))
+            self.counters.update(batch)
+            seen += n
+        losses = {"rank": float("nan"), "retrieval": float("nan")}
+        if parts:
+            fields = np.concatenate([p[0] for p in parts])
+            counts = np.concatenate([p[1] for p in parts])
+            y = np.concatenate([p[2] for p in parts])
+            epochs = self.config.history_epochs
+            losses["rank"] = self.rank_learner.fit(fields, counts, y, epochs)
+            losses["retrieval"] = self.retrieval_learner.fit(fields, counts, y[:, :1], epochs)
         self._item_cache = None
         return losses
 

@@ -27,6 +27,8 @@ from simulator.errors import ConfigError
 from simulator.experiment_config import ArmConfig, ExperimentConfig, validate_arms
 
 PolicyName = Literal["random", "popular", "oracle"]
+HistoryPolicyName = Literal["popular", "random"]
+HISTORY_POLICIES: tuple[str, ...] = ("popular", "random")
 
 
 def _fail(name: str, value: Any, rule: str) -> None:
@@ -79,14 +81,14 @@ class UserConfig:
     n_devices: int = 4
     taste_idiosyncratic_share: float = 0.5
     """Share of the taste variance that meta features do not explain (learnable only by id)."""
-    activity_sigma: float = 2.0
-    return_logit_mean: float = -2.5
-    return_logit_activity: float = 2.0
-    extra_sessions_mean: float = 0.1
-    max_sessions_per_day: int = 30
-    patience_mean: float = 1.5
+    activity_sigma: float = 3.0
+    return_logit_mean: float = -5.0
+    return_logit_activity: float = 3.0
+    extra_sessions_mean: float = 0.01
+    max_sessions_per_day: int = 60
+    patience_mean: float = 1.0
     patience_sigma: float = 0.3
-    patience_activity: float = 1.0
+    patience_activity: float = 2.0
     history_days: int = 120
     """Pre-existing users registered uniformly on days ``-history_days .. -1``."""
     new_user_days: int = 7
@@ -111,7 +113,11 @@ class ItemConfig:
     The latent is ``sqrt(share_meta) * meta + sqrt(share_artist) * artist +
     sqrt(1 - share_meta - share_artist) * idiosyncratic`` (each part unit variance per
     dimension). The appeal is ``appeal_scale * (E - 1)`` with ``E ~ Exp(1)``, so
-    ``exp(appeal)`` is Pareto with tail index ``1 / appeal_scale`` (power-law popularity).
+    ``exp(appeal)`` is Pareto with tail index ``1 / appeal_scale`` (power-law popularity);
+    ``E`` is tied to the features by a Gaussian copula, ``E = F^{-1}(Phi(z))`` with the
+    normal score ``z = sqrt(appeal_share_meta) * M + sqrt(appeal_share_artist) * A +
+    sqrt(1 - appeal_share_meta - appeal_share_artist) * eps`` (``M`` from the meta fields,
+    ``A`` from the artist; :func:`simulator.population.draw_items`).
     """
 
     n_genres: int = 20
@@ -128,6 +134,11 @@ class ItemConfig:
     min_seconds: float = 60.0
     max_seconds: float = 600.0
     appeal_scale: float = 0.4
+    appeal_share_meta: float = 0.3
+    """Share of the appeal's normal score explained by the meta fields (genre, mood, ...)."""
+    appeal_share_artist: float = 0.2
+    """Share of the appeal's normal score explained by the artist (0 and 0: no feature
+    predicts appeal, the earlier world)."""
     history_days: int = 365
 
     def __post_init__(self) -> None:
@@ -138,6 +149,13 @@ class ItemConfig:
         _probability(self, "share_meta", "share_artist")
         if self.share_meta + self.share_artist > 1.0:
             _fail("share_artist", self.share_artist, "share_meta + share_artist must be <= 1")
+        _probability(self, "appeal_share_meta", "appeal_share_artist")
+        if self.appeal_share_meta + self.appeal_share_artist > 1.0:
+            _fail(
+                "appeal_share_artist",
+                self.appeal_share_artist,
+                f"appeal_share_meta ({self.appeal_share_meta}) + appeal_share_artist must be <= 1",
+            )
         _positive(self, "seconds_median", "min_seconds", "max_seconds", "history_days")
         if self.min_seconds > self.max_seconds:
             _fail("min_seconds", self.min_seconds, f"must be <= max_seconds ({self.max_seconds})")
@@ -147,7 +165,12 @@ class ItemConfig:
 class BehaviorConfig:
     """The response to one recommended song, as a function of the affinity ``a``.
 
-    * noisy skip with probability ``noise_skip_rate`` whatever ``a`` (``true_noise_skip``);
+    * noisy skips (``true_noise_skip``) come in distraction episodes that skip whatever
+      plays: user ``u`` has a rate ``r_u ~ Beta(rho * kappa, (1 - rho) * kappa)`` (mean
+      ``rho = noise_skip_rate``, ``kappa = noise_rate_concentration``); an episode starts
+      at a step with the hazard that makes ``r_u`` the stationary share of noisy steps and
+      lasts ``1 + Geometric`` songs of mean ``noise_episode_mean_length``
+      (:mod:`simulator.behavior`);
     * otherwise finish with probability ``sigmoid(finish_slope * a + finish_bias)``;
     * a skipped song plays ``item_seconds * max_skip_fraction * sigmoid(a) * U`` seconds
       (a noisy skip ``item_seconds * noise_listen_fraction * U``);
@@ -161,6 +184,11 @@ class BehaviorConfig:
     finish_slope: float = 1.5
     finish_bias: float = -0.8
     noise_skip_rate: float = 0.1
+    noise_rate_concentration: float = 4.0
+    """``kappa`` of the per-user rates' Beta law (variance ``rho (1 - rho) / (kappa + 1)``);
+    ``inf``: every user has exactly ``noise_skip_rate``."""
+    noise_episode_mean_length: float = 3.0
+    """Mean songs of a distraction episode, >= 1 (1: independent noisy skips per song)."""
     max_skip_fraction: float = 0.6
     noise_listen_fraction: float = 0.15
     like_slope: float = 1.0
@@ -175,6 +203,15 @@ class BehaviorConfig:
         _non_negative(self, "dislike_slope")
         _finite(self, "finish_bias", "like_bias", "comment_bias", "dislike_bias")
         _probability(self, "noise_skip_rate", open_top=True)
+        if not self.noise_rate_concentration > 0:  # inf is allowed, nan is not
+            _fail(
+                "noise_rate_concentration",
+                self.noise_rate_concentration,
+                "must be > 0 (inf: every user has noise_skip_rate)",
+            )
+        m = self.noise_episode_mean_length
+        if not (m >= 1 and math.isfinite(m)):
+            _fail("noise_episode_mean_length", m, "must be >= 1 and finite")
         _probability(self, "max_skip_fraction", "noise_listen_fraction")
 
 
@@ -184,20 +221,26 @@ class SessionConfig:
 
     A skip costs ``skip_patience_cost + consecutive_skip_cost * k`` where ``k`` is the
     number of skips right before it; a finish gives back ``finish_patience_gain``. The
-    session ends when patience reaches 0, on a quit (hazard ``quit_hazard`` per step) or
-    after ``max_steps`` songs.
+    session ends when patience reaches 0, on a quit or after ``max_steps`` songs. User
+    ``u`` quits at each step with hazard ``sigmoid(logit(quit_hazard) - quit_activity *
+    z_u)`` (``z_u`` the activity score): casual listeners leave after a few songs whatever
+    plays, heavy ones listen on (``quit_activity = 0``: the same hazard for everyone).
     """
 
     skip_patience_cost: float = 1.0
     consecutive_skip_cost: float = 0.5
     finish_patience_gain: float = 0.0
-    quit_hazard: float = 0.03
-    max_steps: int = 60
+    quit_hazard: float = 0.2
+    quit_activity: float = 1.5
+    max_steps: int = 100
 
     def __post_init__(self) -> None:
         _positive(self, "skip_patience_cost")
         _non_negative(self, "consecutive_skip_cost", "finish_patience_gain")
         _probability(self, "quit_hazard")
+        _finite(self, "quit_activity")
+        if self.quit_activity and not 0 < self.quit_hazard < 1:
+            _fail("quit_hazard", self.quit_hazard, "must be in (0, 1) when quit_activity != 0")
         if self.max_steps < 1:
             _fail("max_steps", self.max_steps, "must be >= 1")
 
@@ -233,6 +276,18 @@ class WorldConfig:
     new_users_per_day: float = 400.0
     new_items_per_day: float = 100.0
     dim: int = 16
+    history_days: int = 28
+    """Days of logged past before day 0 (days ``-history_days .. -1``; 0: none).
+
+    The users registered before day 0 listen during them, served by ``history_policy``;
+    agents are pre-trained on that log, so at day 0 old users and head items are warm and
+    new users and new items are cold (:mod:`simulator.history`)."""
+    history_policy: HistoryPolicyName = "popular"
+    """The logging policy of the history: ``popular`` (play counts of finishes raised to
+    ``history_popular_power``, mixed with uniform exploration) or ``random``."""
+    history_exploration: float = 0.05
+    """Share of the history's picks drawn uniformly from the catalogue (``popular`` only)."""
+    history_popular_power: float = 1.5
     users: UserConfig = field(default_factory=UserConfig)
     items: ItemConfig = field(default_factory=ItemConfig)
     behavior: BehaviorConfig = field(default_factory=BehaviorConfig)
@@ -241,7 +296,17 @@ class WorldConfig:
 
     def __post_init__(self) -> None:
         _positive(self, "n_users", "n_items", "dim")
-        _non_negative(self, "new_users_per_day", "new_items_per_day")
+        _non_negative(self, "new_users_per_day", "new_items_per_day", "history_popular_power")
+        if not 0 <= self.history_days <= self.users.history_days:
+            _fail(
+                "history_days",
+                self.history_days,
+                f"must be in [0, users.history_days] = [0, {self.users.history_days}] "
+                "(the logged past cannot start before the first registration)",
+            )
+        if self.history_policy not in HISTORY_POLICIES:
+            _fail("history_policy", self.history_policy, f"must be one of {HISTORY_POLICIES}")
+        _probability(self, "history_exploration")
 
 
 @dataclass(frozen=True)
@@ -387,9 +452,11 @@ def write_config(config: Config, path: str | Path) -> Path:
 
 
 __all__ = [
+    "HISTORY_POLICIES",
     "BehaviorConfig",
     "Config",
     "EngineConfig",
+    "HistoryPolicyName",
     "ItemConfig",
     "PolicyName",
     "RetentionConfig",

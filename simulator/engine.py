@@ -115,6 +115,7 @@ class Engine:
         self._pending_start = np.zeros(0, dtype=np.int64)
         self._next_session_id = 0
         self._day = -1
+        self._day_started = False  # days may be negative (the history before day 0)
         self._hooks: list[tuple[int, Hook]] = []
         self._started = False
         self._progress: tqdm[Any] | None = None
@@ -166,9 +167,10 @@ class Engine:
     # ------------------------------------------------------------------ days
 
     def _start_day(self, day: int) -> None:
-        if self._day >= 0:
+        if self._day_started:
             self.retention.end_day()
         self._day = day
+        self._day_started = True
         n_before = self.world.n_users_before_day(day)
         n_by_end = self.world.n_users_at((day + 1) * MINUTES_PER_DAY - 1)
         sched = self.retention.schedule_day(day, n_before, n_by_end)
@@ -185,6 +187,7 @@ class Engine:
             clock=sched.start_minute.astype(np.float64) * 60.0,
             patience=self.world.users.patience[sched.user].astype(np.float64),
             consecutive_skips=np.zeros(n, dtype=np.int64),
+            distraction_left=np.zeros(n, dtype=np.int64),  # a session starts undistracted
         )
         self._pending = SessionBatch.concat(self._pending, new)
         self._pending_start = np.concatenate([self._pending_start, sched.start_minute])
@@ -258,7 +261,7 @@ class Engine:
             pscore[idx] = rec.pscore
             groups.append((k, idx, req, rec))
         draws = self.world.noise.draws(*batch.keys())
-        resp = self.world.respond(users, items, draws)
+        resp = self.world.respond(users, items, draws, batch.distraction_left)
         seconds = self.world.items.seconds[items]
         event_minute = np.floor(batch.clock / 60.0).astype(np.int64)
         if self.log is not None:
@@ -298,13 +301,22 @@ class Engine:
                     dislike=resp.dislike[idx],
                 )
             )
-        ended = advance(batch, resp.listen_seconds, resp.skip, self.world.config.sessions, draws)
+        ended = advance(
+            batch,
+            resp.listen_seconds,
+            resp.skip,
+            self.world.config.sessions,
+            draws,
+            resp.distraction_left,
+            self.world.quit_hazard[users],
+        )
         if rows is not None:
             live = self._live
             live.step[rows] = batch.step
             live.clock[rows] = batch.clock
             live.patience[rows] = batch.patience
             live.consecutive_skips[rows] = batch.consecutive_skips
+            live.distraction_left[rows] = batch.distraction_left
         self.stats.impressions += b
         self.stats.batches += 1
         return ended

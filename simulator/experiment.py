@@ -2,6 +2,10 @@
 
 Timeline (days of one simpy clock per run):
 
+* days ``-history_days .. -1``: the **history** (:mod:`simulator.history`), served by the
+  world's logging policy and logged to ``history/``. Every arm's agent is pre-trained on it
+  (its own model, its own framework, the same log), so at day 0 old users and head items
+  are warm and new users and new items are cold, as in a production system;
 * days ``0 .. pre_days - 1``: the **pre-period**. Everyone is served by the control arm;
   every arm's agent learns from that feedback (a new model is trained on production logs
   before its test), and the period gives the CUPED covariates. At its end each agent
@@ -51,6 +55,7 @@ from simulator.engine import Engine
 from simulator.errors import ConfigError, SimulationError
 from simulator.eventlog import EventLog
 from simulator.experiment_config import ArmConfig
+from simulator.history import HistoryLog, replay_history, simulate_history
 from simulator.numpy_kernels import warn_if_unpinned
 from simulator.population import MINUTES_PER_DAY
 from simulator.process_pool import map_in_processes
@@ -88,6 +93,10 @@ class RunLayout:
     def serving(self, day: int) -> Path:
         """The treatment agent as it served on ``day`` (a serving snapshot, for OPE)."""
         return self.root / "checkpoints" / "serving" / f"day-{day:04d}.pkl"
+
+    def history(self) -> Path:
+        """The logged past before day 0 (:mod:`simulator.history`)."""
+        return self.root / "history"
 
     def fork(self) -> Path:
         """The end-of-pre-period checkpoint all variants start from."""
@@ -148,6 +157,24 @@ class _Trainer:
         if callable(train):
             losses = train()
             self.history.append({"minute": float(minute), **losses})
+
+
+def learn_history(
+    agent: Recommender, history: HistoryLog, world: World, arm: str, bucket_minutes: int
+) -> None:
+    """Pre-train an agent on the history log before the pre-period.
+
+    An agent with ``learn_history(batches, n_rows)`` decides how (the two-stage agent
+    updates its counters on every row and trains on the most recent ones); any other agent
+    observes every batch, as if it had been listening to the stream all along.
+    """
+    batches = replay_history(history, world, arm, bucket_minutes)
+    learn = getattr(agent, "learn_history", None)
+    if callable(learn):
+        learn(batches, history.n_rows)
+        return
+    for batch in batches:
+        agent.observe(batch)
 
 
 def _move_segment(staging: Path, events_dir: Path, day: int) -> None:
@@ -321,10 +348,16 @@ def run_pre_period(
     # last one; the A/B days' checkpoints come later and serve the A/B run only).
     latest = load_newest_intact(_day_checkpoints(layout.checkpoints("ab"), exp.pre_days), world)
     if latest is None:
+        history = (
+            simulate_history(config, layout.history(), world) if config.world.history_days else None
+        )
         agents = {
             name: factory(name, arm, world, agent_seed(config, arm))
             for name, arm in config.arms.items()
         }
+        if history is not None:
+            for name, agent in agents.items():
+                learn_history(agent, history, world, name, config.engine.bucket_minutes)
         control = agents[exp.control]
         serving = dict(agents)
         serving[exp.control] = _WarmupBroadcast(control, tuple(agents.values()))
@@ -335,6 +368,8 @@ def run_pre_period(
             config=_quiet(config),
             rng=_engine_seed(config),
         )
+        if history is not None:
+            engine.retention.satisfaction[:] = history.satisfaction()
         first = 0
     else:
         path, engine, extra = latest

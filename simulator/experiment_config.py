@@ -84,6 +84,10 @@ class ArmConfig:
         train_every_minutes: Simulated minutes between online updates.
         warm_start_epochs: Extra passes over the pre-period data when the experiment starts.
         replay_rows: Recent examples kept for the warm start (memory bound).
+        history_train_rows: The most recent rows of the history log each stage is
+            pre-trained on (0: none); the counters count every row. A bound on the cost of
+            pre-training: the log of a large world has millions of rows.
+        history_epochs: Passes over those rows.
         id_capacity: Rows of each ID embedding table (user, item, artist), fixed up front
             as a production system fixes them; ids that arrive beyond it share the field's
             out-of-vocabulary row. Nothing is sized from the future population.
@@ -111,6 +115,8 @@ class ArmConfig:
     train_every_minutes: int = 60
     warm_start_epochs: int = 1
     replay_rows: int = 400_000
+    history_train_rows: int = 300_000
+    history_epochs: int = 1
     id_capacity: int = 32_768
 
     def __post_init__(self) -> None:
@@ -130,8 +136,9 @@ class ArmConfig:
                 _fail(name, getattr(self, name), "must be >= 1")
         if self.warm_start_epochs < 0:
             _fail("warm_start_epochs", self.warm_start_epochs, "must be >= 0")
-        if self.replay_rows < 0:
-            _fail("replay_rows", self.replay_rows, "must be >= 0")
+        for name in ("replay_rows", "history_train_rows", "history_epochs"):
+            if getattr(self, name) < 0:
+                _fail(name, getattr(self, name), "must be >= 0")
         if not (self.temperature > 0 and math.isfinite(self.temperature)):
             _fail("temperature", self.temperature, "must be > 0")
         if not 0.0 <= self.epsilon <= 1.0:

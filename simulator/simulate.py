@@ -9,6 +9,7 @@ import numpy as np
 from simulator.config import Config, write_config
 from simulator.engine import Engine
 from simulator.eventlog import EventLog
+from simulator.history import replay_history, simulate_history
 from simulator.policies import make_policy
 from simulator.run_folder import prepare_run_folder
 from simulator.summary import WorldSummary, summarize_run
@@ -18,8 +19,10 @@ from simulator.world import World
 def simulate_world(config: Config, directory: str | Path) -> WorldSummary:
     """Run ``config.simulate.policy`` on ``config.world`` for ``config.simulate.days`` days.
 
-    Writes ``config.toml`` (resolved, seed included), ``events/``, ``users.parquet``,
-    ``items.parquet`` and ``summary.json`` into ``directory``.
+    Writes ``config.toml`` (resolved, seed included), ``history/`` (the logged past, when
+    ``world.history_days > 0``: the policy observes it first, and the users' satisfaction
+    carries over), ``events/``, ``users.parquet``, ``items.parquet`` and ``summary.json``
+    into ``directory``.
 
     The root seed ``config.seed`` is split (``SeedSequence.spawn``) into the world's seed
     and the policy's stream, so the same config gives byte-identical files.
@@ -41,8 +44,16 @@ def simulate_world(config: Config, directory: str | Path) -> WorldSummary:
         popular_signal=sim.popular_signal,
         oracle_top_k=sim.oracle_top_k,
     )
+    history = None
+    if config.world.history_days:
+        # The policy starts where a production system would: having seen the logged past.
+        history = simulate_history(config, out / "history", world)
+        for batch in replay_history(history, world, sim.policy, config.engine.bucket_minutes):
+            policy.observe(batch)
     log = EventLog(out, [sim.policy], chunk_rows=config.engine.chunk_rows)
     engine = Engine(world, {sim.policy: policy}, config=config.engine, log=log, rng=policy_seq)
+    if history is not None:
+        engine.retention.satisfaction[:] = history.satisfaction()
     try:
         engine.run(sim.days)
     finally:

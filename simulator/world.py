@@ -18,7 +18,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from simulator.behavior import Response, draw_response, expected_response
+from simulator.behavior import (
+    Response,
+    draw_response,
+    episode_start_hazard,
+    expected_response,
+)
 from simulator.config import WorldConfig
 from simulator.noise import KeyedDraws, Noise
 from simulator.population import (
@@ -30,6 +35,7 @@ from simulator.population import (
     draw_items,
     draw_users,
 )
+from simulator.sessions import quit_hazards
 from simulator.types import FieldSpec
 
 RngLike = int | np.random.Generator | np.random.SeedSequence | None
@@ -131,6 +137,12 @@ class World:
         self.noise = Noise(noise_seed)
         self.n_days = n_days
         self._scale = config.behavior.taste_scale / np.sqrt(config.dim)
+        # Per-user episode hazards, once: the step then costs one gather, not a division.
+        self._start_hazard = episode_start_hazard(
+            users.noise_rate, config.behavior.noise_episode_mean_length
+        )
+        # Per-user quit hazards, once, for the same reason.
+        self.quit_hazard = quit_hazards(users.activity, config.sessions)
         self.observable = WorldView(self)
 
     @classmethod
@@ -214,24 +226,58 @@ class World:
         )
         return out
 
+    def meta_affinity(self, user_ids: ArrayLike, item_ids: ArrayLike) -> NDArray[np.float64]:
+        """The part of the affinity predictable from features (broadcastable ids).
+
+        .. math::
+
+            \\bar a_{ui} = \\kappa \\frac{\\langle t^{meta}_u, v^{meta}_i \\rangle}{\\sqrt{D}}
+            + E[q_i \\mid M_i, A_{a(i)}],
+
+        with ``t_meta`` the meta-explained taste, ``v_meta`` the meta and artist parts of
+        the latent (the artist id counts as a feature) and the appeal's conditional mean
+        (:attr:`~simulator.population.ItemTable.appeal_meta`). Since the idiosyncratic
+        parts are independent with mean 0, this is ``E[a_ui | user meta, item meta,
+        artist]`` over the id-only parts, given the world's tables (up to the appeal parts'
+        standardisation over the catalogue). Plugging it into the finish law,
+        ``sigmoid(finish_slope * abar + finish_bias)``, approximates the finish probability
+        predictable from features: the exact ``E[sigmoid(.) | features]`` is flatter
+        (Jensen), and its ranking can differ where the conditional variance of ``a`` does.
+        """
+        u = np.asarray(user_ids, dtype=np.int64)
+        i = np.asarray(item_ids, dtype=np.int64)
+        taste = self.users.taste_meta[u]
+        latent = self.items.latent_meta[i]
+        dot = np.einsum("...d,...d->...", taste, latent).astype(np.float64)
+        out: NDArray[np.float64] = self._scale * dot + self.items.appeal_meta[i]
+        return out
+
     def expected_response(
         self, user_ids: ArrayLike, item_ids: ArrayLike
     ) -> dict[str, NDArray[np.float64]]:
         """Expected response without noise of each (user, item) pair (broadcastable).
 
+        No session state is given, so noisy skips enter at each user's stationary rate
+        ``r_u`` (``users.noise_rate``); the probability at a logged step, given its
+        episode state, is the log's ``true_finish_prob``.
+
         Returns:
             ``finish_prob``, ``listen_seconds``, ``like_prob``, ``comment_prob``,
             ``dislike_prob``, ``skip_prob`` (see :func:`simulator.behavior.expected_response`).
         """
+        u = np.asarray(user_ids, dtype=np.int64)
         i = np.asarray(item_ids, dtype=np.int64)
-        a = self.affinity(user_ids, i)
-        return expected_response(a, self.items.seconds[i], self.config.behavior)
+        a = self.affinity(u, i)
+        return expected_response(
+            a, self.items.seconds[i], self.config.behavior, self.users.noise_rate[u]
+        )
 
     def respond(
         self,
         user_ids: NDArray[np.int64],
         item_ids: NDArray[np.int64],
         keys: tuple[NDArray[np.int64], ...] | KeyedDraws,
+        distraction_left: NDArray[np.int64] | None = None,
     ) -> Response:
         """Draw the response of each user to each item (common random numbers by ``keys``).
 
@@ -240,10 +286,20 @@ class World:
             item_ids: ``(B,)`` items, each in ``[0, n_items_total)``.
             keys: Integer arrays naming the step, e.g. ``(user, day, session_index, step)``,
                 or the :class:`~simulator.noise.KeyedDraws` made from them.
+            distraction_left: ``(B,)`` each session's episode state before the step
+                (``SessionBatch.distraction_left``); ``None``: undistracted, as at a
+                session's first step.
         """
         draws = keys if isinstance(keys, KeyedDraws) else self.noise.draws(*keys)
         a = self.affinity(user_ids, item_ids)
-        return draw_response(a, self.items.seconds[item_ids], self.config.behavior, draws)
+        return draw_response(
+            a,
+            self.items.seconds[item_ids],
+            self.config.behavior,
+            draws,
+            self._start_hazard[user_ids],
+            distraction_left,
+        )
 
     def __repr__(self) -> str:
         return (

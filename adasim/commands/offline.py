@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from simulator.errors import AdasimError, ConfigError
 
@@ -24,7 +25,8 @@ Train base ranking models offline on a logged data set and compare them: test AU
 items, as mean and standard deviation over seeds 0..N-1, with RelaImpr against the bare
 model (for a framework row) or a logistic regression. A popularity and a logistic
 baseline come along unless --no-baselines. The data is a simulated run folder
-(sim:RUN_DIR, split by time by default) or MovieLens (movielens:PATH, ML-1M .dat files or
+(sim:RUN_DIR, split by time by default; the run's history log when it has one, see
+--log) or MovieLens (movielens:PATH, ML-1M .dat files or
 ML-100k). Every option is checked before the data is read or a model trained.
 
 examples:
@@ -70,6 +72,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("--arms", default=None, help="sim data only: comma list of arms to keep")
     p.add_argument("--max-events", type=int, default=None, help="sim data only: first N events")
+    p.add_argument(
+        "--log",
+        choices=("history", "experiment"),
+        default=None,
+        help="sim data only: the run's history log (RUN_DIR/history, the default when the "
+        "run has one) or its experiment log",
+    )
     p.add_argument("--no-baselines", action="store_true", help="skip popularity and logistic")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -81,6 +90,25 @@ def _names(text: str, what: str) -> tuple[str, ...]:
     if not names:
         raise ConfigError(f"--{what} == {text!r}, must list at least one name")
     return names
+
+
+def sim_log_folder(run_dir: Path, log: str | None) -> Path:
+    """The folder of the log to read: the run's history by default, when it has one.
+
+    A run with a history (``world.history_days > 0``) keeps it in ``RUN_DIR/history``, a
+    folder of the same layout as the run itself: the logged past that the agents were
+    pre-trained on, served by the logging policy with exact propensities.
+    """
+    history = run_dir / "history"
+    has_history = (history / "done.json").is_file()
+    if log == "history" and not has_history:
+        raise ConfigError(
+            f"--log == 'history', but {run_dir} has no finished history log "
+            f"({history}/done.json is missing): the run had world.history_days = 0 or was cut"
+        )
+    if log == "history" or (log is None and has_history):
+        return history
+    return run_dir
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,9 +125,14 @@ def run(args: argparse.Namespace) -> int:
         if kind not in ("sim", "movielens") or not path:
             raise ConfigError(f"--data == {args.data!r}, must be sim:RUN_DIR or movielens:PATH")
         if kind == "movielens" and (
-            args.split is not None or args.arms is not None or args.max_events is not None
+            args.split is not None
+            or args.arms is not None
+            or args.max_events is not None
+            or args.log is not None
         ):
-            raise ConfigError("--split, --arms and --max-events apply to sim: data only")
+            raise ConfigError("--split, --arms, --max-events and --log apply to sim: data only")
+        if kind == "sim":
+            path = str(sim_log_folder(Path(path), args.log))
         if args.seeds < 1:
             raise ConfigError(f"--seeds == {args.seeds}, must be >= 1")
         if args.history_len < 0:

@@ -130,12 +130,38 @@ def treatment_distribution(
 def true_finish_rate(
     world: World, log: pd.DataFrame, dist: SparseActionDist
 ) -> NDArray[np.float64]:
-    """Per logged request, the exact finish probability under the evaluation policy."""
+    """Per logged request, the exact finish probability under the evaluation policy.
+
+    Given the world's state at logged step ``t`` (a distraction episode running or not,
+    :mod:`simulator.behavior`), ``P(finish | x_t, a) = (1 - q_t) sigmoid(s a(u_t, a) + b)``,
+    and the state does not depend on the action. ``1 - q_t`` is read off the logged
+    ``true_finish_prob`` divided by ``sigmoid(s a(u_t, logged item) + b)``, so
+
+    .. math::
+
+        \\text{truth}_t = (1 - q_t) \\sum_a \\pi_e(a \\mid x_t)\\,\\sigma(s\\,a(u_t, a) + b).
+    """
+    from simulator.behavior import episode_start_hazard, sigmoid
+
+    b = world.config.behavior
     users = log["user_id"].to_numpy(dtype=np.int64)
+    logged = log["item_id"].to_numpy(dtype=np.int64)
+    p_logged = sigmoid(b.finish_slope * world.affinity(users, logged) + b.finish_bias)
+    # An underflowed p (affinity below about -25) hides the state: take it undistracted.
+    undistracted = 1.0 - episode_start_hazard(
+        world.users.noise_rate[users], b.noise_episode_mean_length
+    )
+    keep = np.divide(
+        log["true_finish_prob"].to_numpy(dtype=np.float64),
+        p_logged,
+        out=undistracted,
+        where=p_logged > 0,
+    )
+    keep = np.clip(keep, 0.0, 1.0)  # rounding of the ratio
     valid = dist.candidates >= 0
     cand = np.where(valid, dist.candidates, 0)
-    p_finish = world.expected_response(users[:, None], cand)["finish_prob"]
-    return (np.where(valid, p_finish, 0.0) * dist.probs[:, :, 0]).sum(axis=1)
+    p_cand = sigmoid(b.finish_slope * world.affinity(users[:, None], cand) + b.finish_bias)
+    return keep * (np.where(valid, p_cand, 0.0) * dist.probs[:, :, 0]).sum(axis=1)
 
 
 def _ratio_ci(

@@ -132,7 +132,11 @@ def test_a_broken_event_file_is_one_line_naming_it(
     breaks(bad)
     argv = {
         "report": ["report", str(run)],
-        "offline": ["offline", "--data", f"sim:{run}", "--models", "fm", "--quiet"],
+        # The experiment's log, which the test breaks (by default offline reads the history).
+        "offline": [
+            "offline",
+            *("--data", f"sim:{run}", "--log", "experiment", "--models", "fm", "--quiet"),
+        ],
     }[command]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -164,9 +168,12 @@ def test_readme_names_the_commands_that_take_set() -> None:
         for name, sub in _subparsers().items()
         if any("--set" in a.option_strings for a in sub._actions)
     }
-    assert takes_set == {"run", "simulate", "sweep"}
+    assert takes_set == {"run", "simulate", "sweep", "diagnose"}
     readme = " ".join((ROOT / "README.md").read_text().split())
-    assert "The commands that read a config file, `run`, `simulate` and `sweep`, take" in readme
+    assert (
+        "The commands that read a config file, `run`, `simulate`, `diagnose` and `sweep`, take"
+        in readme
+    )
     assert "Every command takes `--set" not in readme
     assert "(in --set)" in readme
 

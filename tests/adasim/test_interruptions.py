@@ -33,6 +33,15 @@ n_users = 600
 n_items = 300
 new_users_per_day = 20.0
 new_items_per_day = 5.0
+# A 2-day history, and caps on heavy users' sessions: the mechanics of the default world
+# at a volume that keeps the test suite fast.
+history_days = 2
+
+[world.users]
+max_sessions_per_day = 8
+
+[world.sessions]
+max_steps = 40
 
 [engine]
 progress = false

@@ -47,6 +47,15 @@ n_items = 150
 new_users_per_day = 10.0
 new_items_per_day = 5.0
 dim = 8
+# A 2-day history, and caps on heavy users' sessions: the mechanics of the default world
+# at a volume that keeps the test suite fast.
+history_days = 2
+
+[world.users]
+max_sessions_per_day = 8
+
+[world.sessions]
+max_steps = 40
 
 [world.items]
 n_artists = 50

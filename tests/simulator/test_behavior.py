@@ -22,7 +22,9 @@ def _band(p: float, n: int, level: float = 0.999) -> tuple[float, float]:
 
 @pytest.mark.parametrize("affinity", [-2.0, 0.0, 1.5])
 def test_drawn_rates_match_expected_response(affinity: float) -> None:
-    cfg = BehaviorConfig()
+    # One stateless draw per row: with episodes of length 1 the noise is stationary from
+    # the first step (longer episodes: tests/simulator/test_noise_episodes.py).
+    cfg = BehaviorConfig(noise_episode_mean_length=1.0)
     a = np.full(N, affinity)
     seconds = np.full(N, 200.0)
     keys = (np.arange(N), np.zeros(N, np.int64), np.zeros(N, np.int64), np.zeros(N, np.int64))
@@ -44,7 +46,7 @@ def test_drawn_rates_match_expected_response(affinity: float) -> None:
 
 
 def test_response_logic() -> None:
-    cfg = BehaviorConfig(noise_skip_rate=0.3)
+    cfg = BehaviorConfig(noise_skip_rate=0.3, noise_episode_mean_length=1.0)
     n = 20_000
     a = np.linspace(-3, 3, n)
     seconds = np.full(n, 180.0)

@@ -112,7 +112,15 @@ def test_chunk_size_does_not_change_the_log(tmp_path: Path) -> None:
 
 
 def test_noise_skip_share_within_exact_binomial_band(tmp_path: Path) -> None:
-    run = _run(tmp_path, 5, days=3)
+    # The law of independent noisy skips, the same rate for every user (episodes and
+    # per-user rates: tests/simulator/test_noise_episodes.py).
+    old_law = [
+        "world.behavior.noise_rate_concentration=inf",
+        "world.behavior.noise_episode_mean_length=1.0",
+    ]
+    cfg = load_config(QUICK, ["seed=5", "simulate.days=3", "simulate.policy=random", *old_law])
+    simulate_world(cfg, tmp_path)
+    run = tmp_path
     ev = read_events(run, ["true_noise_skip", "skip"]).to_pandas()
     n = len(ev)
     rate = load_config(QUICK).world.behavior.noise_skip_rate
