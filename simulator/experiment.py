@@ -55,7 +55,7 @@ from simulator.engine import Engine
 from simulator.errors import ConfigError, SimulationError
 from simulator.eventlog import EventLog
 from simulator.experiment_config import ArmConfig
-from simulator.history import HistoryLog, replay_history, simulate_history
+from simulator.history import learn_history, simulate_history
 from simulator.numpy_kernels import warn_if_unpinned
 from simulator.population import MINUTES_PER_DAY
 from simulator.process_pool import map_in_processes
@@ -157,24 +157,6 @@ class _Trainer:
         if callable(train):
             losses = train()
             self.history.append({"minute": float(minute), **losses})
-
-
-def learn_history(
-    agent: Recommender, history: HistoryLog, world: World, arm: str, bucket_minutes: int
-) -> None:
-    """Pre-train an agent on the history log before the pre-period.
-
-    An agent with ``learn_history(batches, n_rows)`` decides how (the two-stage agent
-    updates its counters on every row and trains on the most recent ones); any other agent
-    observes every batch, as if it had been listening to the stream all along.
-    """
-    batches = replay_history(history, world, arm, bucket_minutes)
-    learn = getattr(agent, "learn_history", None)
-    if callable(learn):
-        learn(batches, history.n_rows)
-        return
-    for batch in batches:
-        agent.observe(batch)
 
 
 def _move_segment(staging: Path, events_dir: Path, day: int) -> None:

@@ -41,7 +41,7 @@ from simulator.errors import SimulationError
 from simulator.eventlog import EventLog
 from simulator.policies import PopularPolicy, RandomPolicy
 from simulator.population import MINUTES_PER_DAY
-from simulator.types import FeedbackBatch, Recommendation, RequestBatch
+from simulator.types import FeedbackBatch, Recommendation, Recommender, RequestBatch
 from simulator.world import World
 
 HISTORY_ARM = "history"
@@ -246,11 +246,30 @@ def replay_history(
             )
 
 
+def learn_history(
+    agent: Recommender, history: HistoryLog, world: World, arm: str, bucket_minutes: int
+) -> None:
+    """Pre-train an agent on the history log before the pre-period.
+
+    An agent with ``learn_history(batches, n_rows)`` decides how (the two-stage agent
+    updates its counters on every row and trains on the most recent ones); any other agent
+    observes every batch, as if it had been listening to the stream all along.
+    """
+    batches = replay_history(history, world, arm, bucket_minutes)
+    learn = getattr(agent, "learn_history", None)
+    if callable(learn):
+        learn(batches, history.n_rows)
+        return
+    for batch in batches:
+        agent.observe(batch)
+
+
 __all__ = [
     "HISTORY_ARM",
     "ExploringPopular",
     "HistoryLog",
     "history_policy",
+    "learn_history",
     "replay_history",
     "simulate_history",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 from simulator.config import Config, write_config
 from simulator.engine import Engine
 from simulator.eventlog import EventLog
-from simulator.history import replay_history, simulate_history
+from simulator.history import learn_history, simulate_history
 from simulator.policies import make_policy
 from simulator.run_folder import prepare_run_folder
 from simulator.summary import WorldSummary, summarize_run
@@ -48,8 +48,7 @@ def simulate_world(config: Config, directory: str | Path) -> WorldSummary:
     if config.world.history_days:
         # The policy starts where a production system would: having seen the logged past.
         history = simulate_history(config, out / "history", world)
-        for batch in replay_history(history, world, sim.policy, config.engine.bucket_minutes):
-            policy.observe(batch)
+        learn_history(policy, history, world, sim.policy, config.engine.bucket_minutes)
     log = EventLog(out, [sim.policy], chunk_rows=config.engine.chunk_rows)
     engine = Engine(world, {sim.policy: policy}, config=config.engine, log=log, rng=policy_seq)
     if history is not None:

@@ -20,11 +20,13 @@ import pytest
 
 from analysis.fingerprint import fingerprint
 from simulator.experiment import RunLayout
+from tests.adasim.tiny_worlds import TEST_SCALE
 
 ROOT = Path(__file__).resolve().parents[2]
 ADASIM = [sys.executable, "-m", "adasim.console"]
 
-TINY = """
+TINY = (
+    """
 name = "tiny"
 seed = 5
 
@@ -33,16 +35,9 @@ n_users = 600
 n_items = 300
 new_users_per_day = 20.0
 new_items_per_day = 5.0
-# A 2-day history, and caps on heavy users' sessions: the mechanics of the default world
-# at a volume that keeps the test suite fast.
-history_days = 2
-
-[world.users]
-max_sessions_per_day = 8
-
-[world.sessions]
-max_steps = 40
-
+"""
+    + TEST_SCALE
+    + """
 [engine]
 progress = false
 
@@ -63,6 +58,7 @@ n_candidates = 10
 hidden_dims = [16]
 train_every_minutes = 240
 """
+)
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 

@@ -36,8 +36,10 @@ from adasim.jobs.sweep import (
 from adasim.jobs.sweep_backends import SweepResult, run_sweep
 from simulator.config import Config, load_config
 from simulator.errors import ConfigError
+from tests.adasim.tiny_worlds import TEST_SCALE
 
-CHEAP = """
+CHEAP = (
+    """
 name = "cheap"
 seed = 5
 
@@ -47,16 +49,9 @@ n_items = 150
 new_users_per_day = 10.0
 new_items_per_day = 5.0
 dim = 8
-# A 2-day history, and caps on heavy users' sessions: the mechanics of the default world
-# at a volume that keeps the test suite fast.
-history_days = 2
-
-[world.users]
-max_sessions_per_day = 8
-
-[world.sessions]
-max_steps = 40
-
+"""
+    + TEST_SCALE
+    + """
 [world.items]
 n_artists = 50
 
@@ -74,6 +69,7 @@ agent = "random"
 [arms.treatment]
 agent = "popular"
 """
+)
 
 # A world of 2 users is a valid config but too small to analyse: those runs fail at run
 # time (a bad config value is refused before any run, test_run_sweep_rejects).

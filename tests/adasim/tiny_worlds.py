@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TINY_TWO_ARM_WORLD = """
-name = "tiny_ope"
-seed = 5
-
-[world]
-n_users = 300
-n_items = 200
-new_users_per_day = 10.0
-new_items_per_day = 5.0
+TEST_SCALE = """\
 # A 2-day history, and caps on heavy users' sessions: the mechanics of the default world
 # at a volume that keeps the test suite fast.
 history_days = 2
@@ -22,7 +14,25 @@ max_sessions_per_day = 8
 
 [world.sessions]
 max_steps = 40
+"""
+"""Keys of ``[world]`` and two sub-tables that every tiny test world ends its ``[world]``
+table with: the default world's laws, with a short history and capped heavy users so that
+a run takes seconds (the default world lets a heavy user play 60 sessions of 100 songs a
+day)."""
 
+TINY_TWO_ARM_WORLD = (
+    """
+name = "tiny_ope"
+seed = 5
+
+[world]
+n_users = 300
+n_items = 200
+new_users_per_day = 10.0
+new_items_per_day = 5.0
+"""
+    + TEST_SCALE
+    + """
 [engine]
 progress = false
 
@@ -44,6 +54,7 @@ n_candidates = 10
 hidden_dims = [8]
 train_every_minutes = 360
 """
+)
 """A 300-user world, one pre-period and two experiment days, twin off: seconds per run."""
 
 

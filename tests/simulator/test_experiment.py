@@ -14,8 +14,10 @@ from adasim.jobs.run_analysis import analyse_run
 from adasim.registry import build_agent
 from simulator.config import Config, load_config
 from simulator.experiment import RunLayout, run_experiment, run_variant
+from tests.adasim.tiny_worlds import TEST_SCALE
 
-TINY = """
+TINY = (
+    """
 name = "tiny"
 seed = 11
 
@@ -24,16 +26,9 @@ n_users = 600
 n_items = 300
 new_users_per_day = 20.0
 new_items_per_day = 5.0
-# A 2-day history, and caps on heavy users' sessions: the mechanics of the default world
-# at a volume that keeps the test suite fast.
-history_days = 2
-
-[world.users]
-max_sessions_per_day = 8
-
-[world.sessions]
-max_steps = 40
-
+"""
+    + TEST_SCALE
+    + """
 [engine]
 progress = false
 
@@ -63,6 +58,7 @@ n_candidates = 10
 hidden_dims = [16]
 train_every_minutes = 240
 """
+)
 
 
 def tiny_config(tmp_path: Path, treatment: str = "adaf2m2", *overrides: str) -> Config:

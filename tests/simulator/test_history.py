@@ -11,8 +11,8 @@ import pytest
 
 from simulator.config import Config, WorldConfig, load_config
 from simulator.errors import ConfigError
-from simulator.experiment import build_world, learn_history
-from simulator.history import HISTORY_ARM, replay_history, simulate_history
+from simulator.experiment import build_world
+from simulator.history import HISTORY_ARM, learn_history, replay_history, simulate_history
 from simulator.policies import PopularPolicy
 from simulator.types import FeedbackBatch
 
