@@ -25,11 +25,13 @@ DIR/diagnostics.md: the long tail (top-5% shares of users and items), how warm o
 users are, the AUC with and without IDs overall and on head/tail items, warm/cold and
 new/old users, the ID gains, the cold-start gap, the Bayes AUC of the true and of the
 meta-predictable finish probabilities, and the noisy-skip share and episode length.
-Every option is checked before the world is built.
+With --curve, one longer history (the longest window plus validation and test days, in
+DIR/curve/) trains the ID model on windows of growing length, all tested on the same days:
+is the history long enough? Every option is checked before the world is built.
 
 examples:
   adasim diagnose configs/default.toml --out runs/diagnose
-  adasim diagnose configs/quick.toml --out runs/diag-quick --seeds 1 --curve 7,14,28
+  adasim diagnose configs/quick.toml --out runs/diag-quick --seeds 1 --curve 1,2,4
 """
 
 
@@ -51,8 +53,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--curve",
         default=None,
         metavar="DAYS,DAYS,...",
-        help="also diagnose these world.history_days values, e.g. 7,14,28,56, and report "
-        "auc_id and bayes_auc - auc_id per value",
+        help="also train the ID model on windows of these many days of one longer log, "
+        "e.g. 7,14,28,56, all tested on the same last days, and report auc_id and "
+        "bayes_auc - auc_id per window",
     )
     p.add_argument(
         "--epochs", type=int, default=10, help="maximum epochs of the reference model (10)"
@@ -65,6 +68,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=int,
         default=10,
         help="training samples that make a user warm (default 10)",
+    )
+    p.add_argument(
+        "--no-count-fields",
+        action="store_true",
+        help="train the reference models without the count fields (what the IDs carry "
+        "when no impression or like count can stand in for them)",
     )
     add_overrides_argument(p, "world.n_users=5000")
     p.add_argument(
@@ -121,7 +130,10 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as err:
             # The value came from --curve, not from a --set the user typed.
             reason = str(err).removesuffix(" (in --set)")
-            raise ConfigError(f"--curve contains {days}: {reason}") from None
+            raise ConfigError(
+                f"--curve == {args.curve!r} needs a log of {days} history days (its longest "
+                f"window and the validation and test days): {reason}"
+            ) from None
 
     options = DiagnoseConfig(
         seeds=args.seeds,
@@ -129,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         max_epochs=args.epochs,
         batch_size=args.batch_size,
         warm_min_samples=args.warm_min_samples,
+        count_fields=not args.no_count_fields,
     )
     plan = plan_diagnose(config, args.out, options, curve_config, fresh=args.fresh)
     result = run_diagnose(plan, options, progress=not args.no_progress)

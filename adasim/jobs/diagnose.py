@@ -45,18 +45,25 @@ Definitions (``analysis.world_diagnostics`` has the pure statistics):
 
 The reference model is the default experiment's ranker size (``embed_dim`` 8, hidden
 layers 64 and 32) with a large batch (4096, learning rate 0.004) and patience 1: the
-history of the default world has about two million rows, and on one core an epoch of
+history of the default world has about three million rows, and on one core an epoch of
 ``embed_dim`` 16 costs three times one of 8 (measured: 72 s against 24 s on 2.6 million
-training rows). So measured, ``adasim diagnose configs/default.toml --seeds 3`` takes about
-9 minutes on a 2-core machine (history 18 s, each of the six models 5 to 8 epochs of about
-13 s); no cap on training rows is needed. Its seeds are derived as ``adasim offline``
+training rows). So measured, ``adasim diagnose configs/default.toml --seeds 3`` takes
+10 to 12 minutes on one core (the history about a minute, each of the six models 3 to 6
+epochs), 29 minutes with ``--curve 7,14,28,56`` (docs/results/world.md); no cap on
+training rows is needed. Its seeds are derived as ``adasim offline``
 derives them, so the ID model of seed ``s`` is the run ``adasim offline --data
 sim:DIR/history --models dcnv2`` makes with the same training options.
 
-A **curve** (``curve=(7, 14, 28, 56)``) repeats everything with ``world.history_days`` set
-to each value (in ``DIR/curve/history_days_<H>/``) and reports ``auc_id`` and
-``bayes_auc - auc_id`` per value: the issue asks that more history change ``auc_id`` by
-less than 0.005.
+A **curve** (``curve=(7, 14, 28, 56)``) asks whether the history is long enough: one
+longer history is simulated (in ``DIR/curve/history/``: the longest window plus ``E``
+validation and ``E`` test days, ``E = ceil(0.2 * world.history_days)``, so 68 days for the
+default), and the ID model is trained on the last 7, 14, 28, 56 days before the validation
+days, each window loaded as if the log began there (counts included), and tested on the
+same last ``E`` days. Only the amount of history differs between the points, not the
+world's run or the test rows (separate runs per length would measure the variation
+between runs instead: a first version did, and its curve moved by 0.04 both ways). The
+issue asks that more history change ``auc_id`` by less than 0.005; ``bayes_auc -
+auc_id`` is reported beside it.
 """
 
 from __future__ import annotations
@@ -83,11 +90,13 @@ from analysis.world_diagnostics import (
 )
 from simulator.config import Config, write_config
 from simulator.errors import ConfigError
+from simulator.population import MINUTES_PER_DAY
 from simulator.summary import top_share
 from simulator.world import World
 
 if TYPE_CHECKING:  # agents imports torch: at run time only inside the functions
     from agents.datasets.samples import OfflineData, Samples
+    from agents.datasets.sim import SimDataConfig
 
 REFERENCE_MODEL = "dcnv2"
 """The reference model: the paper's ranking model, trained bare on ``finish``."""
@@ -125,6 +134,10 @@ class DiagnoseConfig:
         patience: Epochs without a validation gain before stopping.
         warm_min_samples: Training samples that make a user warm.
         head_share: Share of the training samples the head items make.
+        count_fields: Give the models the count fields (impressions, likes and comments
+            of the user and of the item so far, log2 buckets), as the agents' rankers
+            have them; ``False`` measures what the IDs carry when no count can stand in
+            for them.
     """
 
     seeds: int = 3
@@ -137,6 +150,18 @@ class DiagnoseConfig:
     patience: int = 1
     warm_min_samples: int = 10
     head_share: float = 0.8
+    count_fields: bool = True
+
+    def sim_data_config(self, config: Config, **window: Any) -> SimDataConfig:
+        """The loader's options for a log of ``config`` (``window``: its time window)."""
+        from agents.datasets.sim import SimDataConfig
+
+        return SimDataConfig(
+            split="time",
+            new_user_days=config.world.users.new_user_days,
+            n_count_buckets=SimDataConfig.n_count_buckets if self.count_fields else 0,
+            **window,
+        )
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -290,6 +315,30 @@ class LogDiagnostics:
 
 
 @dataclass(frozen=True)
+class CurvePoint:
+    """The ID model trained on one window of the curve's log (module docstring: curve).
+
+    Attributes:
+        train_days: Days of training data before the validation days.
+        n_train: Training rows; ``n_valid``, ``n_test`` the fixed validation and test rows.
+        runs: The ID model on every seed.
+        bayes_auc: Test AUC of the true finish probabilities (the same rows for every
+            window, so the same value).
+    """
+
+    train_days: int
+    n_train: int
+    n_valid: int
+    n_test: int
+    runs: tuple[ReferenceRun, ...]
+    bayes_auc: float
+
+    def auc_id(self) -> tuple[float, float]:
+        """Mean and sd over seeds of the ID model's test AUC."""
+        return _mean_sd([r.auc["all"] for r in self.runs])
+
+
+@dataclass(frozen=True)
 class DiagnoseResult:
     """The diagnostics of a config's history, and of its curve over history lengths.
 
@@ -299,7 +348,9 @@ class DiagnoseResult:
         seeds: Seeds of the reference models.
         options: The :class:`DiagnoseConfig` used.
         diagnostics: Those of the config's own ``world.history_days``.
-        curve: One per curve value, in the order given (the config's own value reused).
+        curve: One per training window of the curve, in the order given.
+        curve_history_days: Days of the curve's log (0: no curve).
+        curve_eval_days: Its validation days, and as many test days after them.
         out_dir: Where the files were written (``None``: not written).
     """
 
@@ -308,22 +359,24 @@ class DiagnoseResult:
     seeds: tuple[int, ...]
     options: DiagnoseConfig
     diagnostics: LogDiagnostics
-    curve: tuple[LogDiagnostics, ...] = ()
+    curve: tuple[CurvePoint, ...] = ()
+    curve_history_days: int = 0
+    curve_eval_days: int = 0
     out_dir: Path | None = field(default=None, compare=False)
 
     def curve_rows(self) -> list[dict[str, float]]:
-        """Per curve value: ``auc_id`` (mean, sd), ``bayes_auc``, their gap, the change."""
+        """Per window: ``auc_id`` (mean, sd), ``bayes_auc``, their gap, the change."""
         rows: list[dict[str, float]] = []
-        for d in self.curve:
-            mean, sd = _mean_sd(d.per_seed("id"))
+        for point in self.curve:
+            mean, sd = point.auc_id()
             rows.append(
                 {
-                    "history_days": d.history_days,
-                    "n_samples": d.n_samples,
+                    "train_days": point.train_days,
+                    "n_train": point.n_train,
                     "auc_id": mean,
                     "auc_id_sd": sd,
-                    "bayes_auc": d.bayes_auc["all"],
-                    "bayes_gap": d.bayes_auc["all"] - mean,
+                    "bayes_auc": point.bayes_auc,
+                    "bayes_gap": point.bayes_auc - mean,
                     "auc_id_change": mean - rows[-1]["auc_id"] if rows else float("nan"),
                 }
             )
@@ -341,7 +394,16 @@ class DiagnoseResult:
         }
         if self.curve:
             out["curve"] = self.curve_rows()
-            out["curve_diagnostics"] = [d.to_dict() for d in self.curve]
+            out["curve_log"] = {
+                "history_days": self.curve_history_days,
+                "valid_days": self.curve_eval_days,
+                "test_days": self.curve_eval_days,
+                "n_valid": self.curve[0].n_valid,
+                "n_test": self.curve[0].n_test,
+            }
+            out["curve_runs"] = [
+                {"train_days": p.train_days, **asdict(r)} for p in self.curve for r in p.runs
+            ]
         return out
 
     def to_pandas(self):  # type: ignore[no-untyped-def]
@@ -351,7 +413,7 @@ class DiagnoseResult:
         return pd.DataFrame(self._table_rows(), columns=["metric", "value", "sd"])
 
     def curve_to_pandas(self):  # type: ignore[no-untyped-def]
-        """The curve as a ``pandas.DataFrame``, one row per history length."""
+        """The curve as a ``pandas.DataFrame``, one row per training window."""
         import pandas as pd
 
         return pd.DataFrame(self.curve_rows())
@@ -400,7 +462,8 @@ class DiagnoseResult:
             f"World diagnostics of `{self.config_name}` (seed {self.seed}): history of "
             f"{d.history_days} days, {d.n_samples:,} samples (train {d.n_train:,}, valid "
             f"{d.n_valid:,}, test {d.n_test:,}); reference model bare {REFERENCE_MODEL} on "
-            f"`finish`, seeds {list(self.seeds)} (mean and sd over seeds).",
+            f"`finish`{'' if o.count_fields else ' without the count fields'}, seeds "
+            f"{list(self.seeds)} (mean and sd over seeds).",
             "",
             "| metric | value | sd |",
             "|---|---|---|",
@@ -408,14 +471,21 @@ class DiagnoseResult:
         for name, value, sd in self._table_rows():
             lines.append(f"| {name} | {_fmt(value)} | {_fmt(sd)} |")
         if self.curve:
+            first = self.curve[0]
             lines += [
                 "",
-                "| history days | samples | auc_id | sd | change | bayes_auc | bayes - auc_id |",
+                f"Curve: one log of {self.curve_history_days} history days; the ID model "
+                f"trained on the given days before the same {self.curve_eval_days} validation "
+                f"days ({first.n_valid:,} rows) and tested on the last {self.curve_eval_days} "
+                f"days ({first.n_test:,} rows).",
+                "",
+                "| training days | training rows | auc_id | sd | change | bayes_auc "
+                "| bayes - auc_id |",
                 "|---|---|---|---|---|---|---|",
             ]
             for r in self.curve_rows():
                 lines.append(
-                    f"| {int(r['history_days'])} | {int(r['n_samples']):,} | "
+                    f"| {int(r['train_days'])} | {int(r['n_train']):,} | "
                     f"{_fmt(r['auc_id'])} | {_fmt(r['auc_id_sd'])} | "
                     f"{_fmt(r['auc_id_change'], signed=True)} | {_fmt(r['bayes_auc'])} | "
                     f"{_fmt(r['bayes_gap'])} |"
@@ -496,15 +566,17 @@ def long_tail_shares(
     return top_share(per_user[per_user > 0]), top_share(per_item)
 
 
-def _read_log(folder: Path, max_events: int | None = None) -> dict[str, NDArray[Any]]:
-    """The columns the diagnostics need, in the loader's order (by minute, stable)."""
+def _read_log(folder: Path, sim_config: SimDataConfig) -> dict[str, NDArray[Any]]:
+    """The columns the diagnostics need, the loader's rows in its order (by minute, stable)."""
+    from agents.datasets.sim import event_order
+
     files = sorted((folder / "events").glob("part-*.parquet"))
     table = pa.concat_tables(
         [pq.read_table(f, columns=list(_LOG_COLUMNS)) for f in files],
         promote_options="permissive",
     )
     cols = {c: np.asarray(table.column(c).to_numpy()) for c in _LOG_COLUMNS}
-    order = np.argsort(cols["minute"], kind="stable")[:max_events]
+    order = event_order(cols["minute"], sim_config)
     return {c: v[order] for c, v in cols.items()}
 
 
@@ -518,6 +590,46 @@ def _without_ids(data: OfflineData) -> OfflineData:
         return replace(samples, fields=fields)
 
     return replace(data, train=strip(data.train), valid=strip(data.valid), test=strip(data.test))
+
+
+def load_aligned(
+    root: Path, sim_config: SimDataConfig
+) -> tuple[OfflineData, dict[str, NDArray[Any]], NDArray[np.int64]]:
+    """The samples of a log, its raw columns on the same rows, and the test rows among them.
+
+    The loader never reads the ground truth; the raw columns give it to the diagnostics,
+    row for row (checked: a mismatch is an error, not a silently wrong AUC).
+    """
+    from agents.datasets.sim import load_run, time_split
+
+    data = load_run(root, sim_config)
+    log = _read_log(root, sim_config)
+    _, _, test_rows = time_split(log["minute"], sim_config)
+    if not (
+        np.array_equal(log["user_id"][test_rows], data.test.user_ids)
+        and np.array_equal(log["item_id"][test_rows], data.test.item_ids)
+    ):
+        raise ConfigError(
+            f"the test rows of {root} do not align with the loader's; "
+            "agents.datasets.sim.load_run must order the events by minute (stable)"
+        )
+    return data, log, test_rows
+
+
+def labels_and_cohorts(
+    data: OfflineData, options: DiagnoseConfig
+) -> tuple[NDArray[np.bool_], dict[str, NDArray[np.bool_]]]:
+    """The test rows' ``finish`` labels and their cohort masks (module docstring)."""
+    masks = cohort_masks(
+        data.test.user_ids,
+        data.test.item_ids,
+        data.test.new_user,
+        data.train.user_ids,
+        data.train.item_ids,
+        head_share=options.head_share,
+        warm_min_samples=options.warm_min_samples,
+    )
+    return data.test.label("finish") >= 0.5, masks
 
 
 def diagnose_log(
@@ -536,31 +648,10 @@ def diagnose_log(
         options: Model, seeds and cohort options.
         progress: Show a progress bar over the reference models.
     """
-    from tqdm import tqdm
-
-    from adaf2m2.trainable import PlainModel, torch_generator
-    from adasim.jobs.offline_run import _seed_sequence, auc_or_nan
-    from agents.datasets.samples import time_split_indices
-    from agents.datasets.sim import SimDataConfig, load_run
-    from agents.models.base import ModelConfig
-    from agents.models.registry import build_model
-    from agents.training import TrainConfig, fit, predict
     from simulator.behavior import sigmoid
 
     root = Path(folder)
-    sim_config = SimDataConfig(split="time", new_user_days=config.world.users.new_user_days)
-    data = load_run(root, sim_config)
-    log = _read_log(root, sim_config.max_events)
-    _, _, test_rows = time_split_indices(log["minute"], sim_config.fractions)
-    # The rows the loader tested on, found again in the raw log: check that they align.
-    if not (
-        np.array_equal(log["user_id"][test_rows], data.test.user_ids)
-        and np.array_equal(log["item_id"][test_rows], data.test.item_ids)
-    ):
-        raise ConfigError(
-            f"the test rows of {root} do not align with the loader's; "
-            "agents.datasets.sim.load_run must order the events by minute (stable)"
-        )
+    data, log, test_rows = load_aligned(root, options.sim_data_config(config))
 
     users = pq.read_table(root / "users.parquet", columns=["user_id", "cohort"])
     items = pq.read_table(root / "items.parquet", columns=["item_id", "release_day"])
@@ -577,20 +668,58 @@ def diagnose_log(
     noise = log["true_noise_skip"].astype(bool)
     episodes = noise_episode_lengths(log["session_id"], log["step"], noise)
 
-    masks = cohort_masks(
-        data.test.user_ids,
-        data.test.item_ids,
-        data.test.new_user,
-        data.train.user_ids,
-        data.train.item_ids,
-        head_share=options.head_share,
-        warm_min_samples=options.warm_min_samples,
-    )
-    y_test = data.test.label("finish") >= 0.5
+    y_test, masks = labels_and_cohorts(data, options)
     bayes = cohort_auc(y_test, log["true_finish_prob"][test_rows], masks)
     b = config.world.behavior
     meta_a = world.meta_affinity(data.test.user_ids, data.test.item_ids)
     meta = cohort_auc(y_test, sigmoid(b.finish_slope * meta_a + b.finish_bias), masks)
+
+    variants = {"id": data, "noid": _without_ids(data)}
+    runs = train_reference_models(
+        variants, y_test, masks, options, f"H={config.world.history_days}", progress
+    )
+    return LogDiagnostics(
+        history_days=config.world.history_days,
+        n_samples=int(uid.size),
+        n_train=len(data.train),
+        n_valid=len(data.valid),
+        n_test=len(data.test),
+        n_active_users=int(np.count_nonzero(np.bincount(uid))),
+        n_catalogue=n_catalogue,
+        top5_user_share=top5_user,
+        top5_item_share=top5_item,
+        median_samples_old_user=old_median,
+        median_samples_new_user=new_median,
+        noise_skip_share=float(noise.mean()) if noise.size else float("nan"),
+        noise_episode_mean_length=float(episodes.mean()) if episodes.size else float("nan"),
+        n_noise_episodes=int(episodes.size),
+        bayes_auc=bayes,
+        meta_bayes_auc=meta,
+        cohort_sizes={k: int(m.sum()) for k, m in masks.items()},
+        runs=tuple(runs),
+    )
+
+
+def train_reference_models(
+    variants: dict[str, OfflineData],
+    y_test: NDArray[np.bool_],
+    masks: dict[str, NDArray[np.bool_]],
+    options: DiagnoseConfig,
+    label: str,
+    progress: bool = False,
+) -> list[ReferenceRun]:
+    """Train the reference model on each data variant for every seed; test AUC per cohort.
+
+    The seed derivation is ``adasim offline``'s: the variants of a seed start from the
+    same weights and see the same batches, so their AUCs pair up.
+    """
+    from tqdm import tqdm
+
+    from adaf2m2.trainable import PlainModel, torch_generator
+    from adasim.jobs.offline_run import _seed_sequence, auc_or_nan
+    from agents.models.base import ModelConfig
+    from agents.models.registry import build_model
+    from agents.training import TrainConfig, fit, predict
 
     model_config = ModelConfig(embed_dim=options.embed_dim, hidden_dims=options.hidden_dims)
     train_config = TrainConfig(
@@ -599,18 +728,15 @@ def diagnose_log(
         max_epochs=options.max_epochs,
         patience=options.patience,
     )
-    variants = {"id": data, "noid": _without_ids(data)}
     runs: list[ReferenceRun] = []
     bar = tqdm(
-        total=options.seeds * len(VARIANTS),
+        total=options.seeds * len(variants),
         disable=not progress,
         unit="model",
-        desc=f"diagnose: H={config.world.history_days}",
+        desc=f"diagnose: {label}",
     )
     for seed in range(options.seeds):
         for variant, d in variants.items():
-            # The seed derivation of `adasim offline`: the two variants of a seed start from
-            # the same weights and see the same batches, so their AUCs pair up.
             init_ss, order_ss, _ = _seed_sequence(seed, REFERENCE_MODEL, "none").spawn(3)
             model = PlainModel(
                 build_model(REFERENCE_MODEL, d.spec, model_config, torch_generator(init_ss))
@@ -619,7 +745,7 @@ def diagnose_log(
             def show(epoch: int, loss: float, auc: float) -> None:
                 bar.set_postfix(epoch=epoch, loss=f"{loss:.4f}", valid_auc=f"{auc:.4f}")
 
-            bar.set_description(f"diagnose: H={config.world.history_days} {variant} seed {seed}")
+            bar.set_description(f"diagnose: {label} {variant} seed {seed}")
             start = time.perf_counter()
             fitted = fit(
                 model,
@@ -643,29 +769,63 @@ def diagnose_log(
             )
             bar.update(1)
     bar.close()
-    return LogDiagnostics(
-        history_days=config.world.history_days,
-        n_samples=int(uid.size),
-        n_train=len(data.train),
-        n_valid=len(data.valid),
-        n_test=len(data.test),
-        n_active_users=int(np.count_nonzero(np.bincount(uid))),
-        n_catalogue=n_catalogue,
-        top5_user_share=top5_user,
-        top5_item_share=top5_item,
-        median_samples_old_user=old_median,
-        median_samples_new_user=new_median,
-        noise_skip_share=float(noise.mean()) if noise.size else float("nan"),
-        noise_episode_mean_length=float(episodes.mean()) if episodes.size else float("nan"),
-        n_noise_episodes=int(episodes.size),
-        bayes_auc=bayes,
-        meta_bayes_auc=meta,
-        cohort_sizes={k: int(m.sum()) for k, m in masks.items()},
-        runs=tuple(runs),
-    )
+    return runs
 
 
 # ---------------------------------------------------------------------- the job
+
+
+def curve_eval_days(history_days: int) -> int:
+    """Validation days of the curve's log, and as many test days: the diagnostics' split.
+
+    A fifth of the config's own history each (rounded up to whole days), so the curve is
+    tested on a period as long as the main diagnostics' test part.
+    """
+    return max(1, math.ceil(0.2 * history_days))
+
+
+def diagnose_curve(
+    folder: str | Path,
+    config: Config,
+    options: DiagnoseConfig,
+    eval_days: int,
+    progress: bool = False,
+) -> tuple[CurvePoint, ...]:
+    """The ID model on windows of growing length of one log, tested on the same days.
+
+    The log (``config.world.history_days`` days, ending at minute 0) is split at fixed
+    minutes: its last ``eval_days`` days test, the ``eval_days`` before them validate. For
+    each ``h`` in ``options.curve`` the model trains on the ``h`` days before the
+    validation days, with the earlier events dropped as if the log began there (the
+    count features too). Only the amount of history differs between the points: the
+    world, its run and the test rows are the same.
+    """
+    root = Path(folder)
+    test_from = -eval_days * MINUTES_PER_DAY
+    valid_from = 2 * test_from
+    points: list[CurvePoint] = []
+    for days in options.curve:
+        sim_config = options.sim_data_config(
+            config,
+            first_minute=valid_from - days * MINUTES_PER_DAY,
+            cutoffs=(valid_from, test_from),
+        )
+        data, log, test_rows = load_aligned(root, sim_config)
+        y_test, masks = labels_and_cohorts(data, options)
+        runs = train_reference_models(
+            {"id": data}, y_test, masks, options, f"curve {days} days", progress
+        )
+        points.append(
+            CurvePoint(
+                train_days=days,
+                n_train=len(data.train),
+                n_valid=len(data.valid),
+                n_test=len(data.test),
+                runs=tuple(runs),
+                bayes_auc=cohort_auc(y_test, log["true_finish_prob"][test_rows], masks)["all"],
+            )
+        )
+    return tuple(points)
 
 
 @dataclass(frozen=True)
@@ -674,13 +834,14 @@ class DiagnosePlan:
 
     Attributes:
         config: The config diagnosed.
-        curve: ``(history_days, config, folder)`` per curve value; the config's own value
-            has its main folder.
-        out_dir: The diagnose folder.
+        curve_config: The config of the curve's longer log (``None``: no curve).
+        curve_eval_days: Validation days of that log, and as many test days.
+        out_dir: The diagnose folder; the curve's log in ``out_dir / "curve"``.
     """
 
     config: Config
-    curve: tuple[tuple[int, Config, Path], ...]
+    curve_config: Config | None
+    curve_eval_days: int
     out_dir: Path
 
 
@@ -696,9 +857,10 @@ def plan_diagnose(
     Args:
         config: The config to diagnose; ``world.history_days`` must be >= 1.
         out_dir: The diagnose folder (an adasim folder of kind ``diagnose``).
-        options: The options (``options.curve`` the curve's day counts).
-        curve_config: ``history_days -> Config`` for the curve (default: ``config`` with
-            ``world.history_days`` replaced, validated by the config's own rules).
+        options: The options (``options.curve`` the curve's training days).
+        curve_config: ``history_days -> Config`` for the curve's log (default: ``config``
+            with ``world.history_days`` replaced, validated by the config's own rules); it
+            is called with the longest window plus the validation and test days.
         fresh: Replace what an earlier diagnose of another config left in the folders.
     """
     from simulator.run_folder import prepare_run_folder
@@ -714,17 +876,14 @@ def plan_diagnose(
 
     make = curve_config or default_curve_config
     out = Path(out_dir)
-    curve: list[tuple[int, Config, Path]] = []
-    for days in options.curve:
-        if days == config.world.history_days:
-            curve.append((days, config, out))
-        else:
-            curve.append((days, make(days), out / "curve" / f"history_days_{days}"))
+    eval_days = curve_eval_days(config.world.history_days)
+    long = make(max(options.curve) + 2 * eval_days) if options.curve else None
     # Folders are checked (and marked) only once every config is known to be valid.
-    for path, cfg in [(out, config)] + [(p, c) for _, c, p in curve if p != out]:
+    folders = [(out, config)] + ([(out / "curve", long)] if long is not None else [])
+    for path, cfg in folders:
         prepare_run_folder(path, cfg, fresh=fresh, kind="diagnose")
         write_config(cfg, path / "config.toml")
-    return DiagnosePlan(config=config, curve=tuple(curve), out_dir=out)
+    return DiagnosePlan(config=config, curve_config=long, curve_eval_days=eval_days, out_dir=out)
 
 
 def run_diagnose(
@@ -746,16 +905,14 @@ def run_diagnose(
     # One thread: results do not depend on the machine's load, and a busy 2-core machine
     # is not oversubscribed.
     one_torch_thread()
-
-    def diagnose(config: Config, folder: Path) -> LogDiagnostics:
-        world = build_world(config)
-        log = simulate_log(config, folder / "history", world)
-        return diagnose_log(log, config, world, options, progress=progress)
-
-    main = diagnose(plan.config, plan.out_dir)
-    curve = tuple(
-        main if folder == plan.out_dir else diagnose(cfg, folder) for _, cfg, folder in plan.curve
-    )
+    world = build_world(plan.config)
+    log = simulate_log(plan.config, plan.out_dir / "history", world)
+    main = diagnose_log(log, plan.config, world, options, progress=progress)
+    curve: tuple[CurvePoint, ...] = ()
+    if plan.curve_config is not None:
+        long = plan.curve_config
+        long_log = simulate_log(long, plan.out_dir / "curve" / "history", build_world(long))
+        curve = diagnose_curve(long_log, long, options, plan.curve_eval_days, progress)
     result = DiagnoseResult(
         config_name=plan.config.name,
         seed=plan.config.seed,
@@ -763,6 +920,8 @@ def run_diagnose(
         options=options,
         diagnostics=main,
         curve=curve,
+        curve_history_days=plan.curve_config.world.history_days if plan.curve_config else 0,
+        curve_eval_days=plan.curve_eval_days if plan.curve_config else 0,
         out_dir=plan.out_dir,
     )
     result.write(plan.out_dir)
@@ -773,14 +932,20 @@ __all__ = [
     "ID_FIELDS",
     "REFERENCE_MODEL",
     "VARIANTS",
+    "CurvePoint",
     "DiagnoseConfig",
     "DiagnosePlan",
     "DiagnoseResult",
     "LogDiagnostics",
     "ReferenceRun",
+    "curve_eval_days",
+    "diagnose_curve",
     "diagnose_log",
+    "labels_and_cohorts",
+    "load_aligned",
     "long_tail_shares",
     "plan_diagnose",
     "run_diagnose",
     "simulate_log",
+    "train_reference_models",
 ]

@@ -66,6 +66,11 @@ class SimDataConfig:
         history_len: Recent finished items per sample (0: none).
         new_user_days: Events within this many days of registration are "new user" events.
         max_events: Keep only the first ``max_events`` events in time (``None``: all).
+        first_minute: Drop the events before this minute (``None``: keep all), as if the
+            log began there: the counts start from it too. Applied before ``max_events``.
+        cutoffs: ``(valid_from, test_from)`` minutes of a time split at fixed times: train
+            before ``valid_from``, validate up to ``test_from``, test from it on (``None``:
+            the split by ``fractions``). Only with ``split="time"``.
     """
 
     split: Literal["time", "random"] = "time"
@@ -76,6 +81,8 @@ class SimDataConfig:
     history_len: int = 0
     new_user_days: int = 7
     max_events: int | None = None
+    first_minute: int | None = None
+    cutoffs: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.split not in ("time", "random"):
@@ -84,6 +91,49 @@ class SimDataConfig:
             raise ConfigError(f"new_user_days == {self.new_user_days}, must be >= 0")
         if self.max_events is not None and self.max_events < 1:
             raise ConfigError(f"max_events == {self.max_events}, must be >= 1 or None")
+        if self.cutoffs is not None:
+            if self.split != "time":
+                raise ConfigError(
+                    f"cutoffs == {self.cutoffs} needs split 'time', not {self.split!r}"
+                )
+            if len(self.cutoffs) != 2 or self.cutoffs[0] > self.cutoffs[1]:
+                raise ConfigError(
+                    f"cutoffs == {self.cutoffs}, must be (valid_from, test_from) with "
+                    "valid_from <= test_from"
+                )
+            if self.first_minute is not None and self.first_minute > self.cutoffs[0]:
+                raise ConfigError(
+                    f"first_minute == {self.first_minute}, must be <= cutoffs[0] == "
+                    f"{self.cutoffs[0]}: the window would have no training part"
+                )
+
+
+def event_order(minute: NDArray[np.int64], config: SimDataConfig) -> NDArray[np.int64]:
+    """Indices of the events :func:`load_run` keeps, in its order (by minute, stable).
+
+    ``config.first_minute`` drops the earlier events, then ``config.max_events`` keeps the
+    first ones. Public so that a caller reading other columns of the same files (e.g. the
+    ground truth, which the loader never reads) can align them with the samples.
+    """
+    order = np.argsort(minute, kind="stable")
+    if config.first_minute is not None:
+        order = order[minute[order] >= config.first_minute]
+    return order[: config.max_events]
+
+
+def time_split(
+    minute: NDArray[np.int64], config: SimDataConfig
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Train, validation and test rows of the kept events' minutes (``split="time"``)."""
+    if config.cutoffs is None:
+        return time_split_indices(minute, config.fractions)
+    valid_from, test_from = config.cutoffs
+    rows = np.arange(minute.size)
+    return (
+        rows[minute < valid_from],
+        rows[(minute >= valid_from) & (minute < test_from)],
+        rows[minute >= test_from],
+    )
 
 
 def _int_table(table: pa.Table, reserved: tuple[str, ...]) -> list[str]:
@@ -159,9 +209,7 @@ def load_run(run_dir: str | Path, config: SimDataConfig | None = None) -> Offlin
         arm = np.asarray(events.column("arm").to_pylist(), dtype=object)
         events = events.filter(pa.array(np.isin(arm, list(cfg.arms))))
     minute = _col(events, "minute", np.int64)
-    order = np.argsort(minute, kind="stable")
-    if cfg.max_events is not None:
-        order = order[: cfg.max_events]
+    order = event_order(minute, cfg)
     if order.size == 0:
         raise ConfigError(f"{root} has no events (arms={cfg.arms})")
     minute = minute[order]
@@ -236,8 +284,12 @@ def load_run(run_dir: str | Path, config: SimDataConfig | None = None) -> Offlin
         history=history,
     )
     if cfg.split == "time":
-        tr, va, te = time_split_indices(minute, cfg.fractions)
-        how = f"time {':'.join(f'{f:g}' for f in cfg.fractions)} by minute"
+        tr, va, te = time_split(minute, cfg)
+        how = (
+            f"time {':'.join(f'{f:g}' for f in cfg.fractions)} by minute"
+            if cfg.cutoffs is None
+            else f"time: validate from minute {cfg.cutoffs[0]}, test from {cfg.cutoffs[1]}"
+        )
     else:
         tr, va, te = split_indices(len(samples), cfg.fractions, cfg.split_seed)
         how = f"random {':'.join(f'{f:g}' for f in cfg.fractions)}, seed {cfg.split_seed}"
@@ -251,4 +303,4 @@ def load_run(run_dir: str | Path, config: SimDataConfig | None = None) -> Offlin
     )
 
 
-__all__ = ["SimDataConfig", "load_run"]
+__all__ = ["SimDataConfig", "event_order", "load_run", "time_split"]

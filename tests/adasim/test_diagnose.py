@@ -13,6 +13,7 @@ import pytest
 from adasim.cli import main
 from adasim.commands.diagnose import parse_curve
 from adasim.jobs.diagnose import (
+    CurvePoint,
     DiagnoseConfig,
     DiagnoseResult,
     LogDiagnostics,
@@ -97,7 +98,10 @@ def _diagnostics(auc: dict[tuple[str, int], float]) -> LogDiagnostics:
 
 def test_result_pairs_the_seeds_and_renders() -> None:
     d = _diagnostics({("id", 0): 0.80, ("noid", 0): 0.75, ("id", 1): 0.84, ("noid", 1): 0.77})
-    r = DiagnoseResult("toy", 5, (0, 1), DiagnoseConfig(seeds=2), d, curve=(d,))
+    point = CurvePoint(14, 50, 20, 20, d.runs[::2], bayes_auc=0.9)  # the ID runs
+    r = DiagnoseResult(
+        "toy", 5, (0, 1), DiagnoseConfig(seeds=2), d, (point,), curve_history_days=30
+    )
     out = r.to_dict()
     assert out["auc_id"] == pytest.approx(0.82)
     assert out["per_seed"]["id_gain_head"] == pytest.approx([0.05, 0.07])
@@ -108,10 +112,12 @@ def test_result_pairs_the_seeds_and_renders() -> None:
     assert out["cold_gap"] == pytest.approx(gap)
     assert out["bayes_gap"] == pytest.approx(0.9 - 0.82)
     assert out["curve"][0]["auc_id"] == pytest.approx(0.82)
+    assert out["curve"][0]["bayes_gap"] == pytest.approx(0.9 - 0.82)
+    assert out["curve_log"]["history_days"] == 30
     assert math.isnan(out["meta_bayes_auc"])
     table = r.to_pandas()
     assert set(KEYS) - {f"auc_noid_{c}" for c in ("new_users", "old_users")} <= set(table["metric"])
-    assert "| history days |" in r.to_markdown()
+    assert "| training days |" in r.to_markdown()
 
 
 def test_parse_curve() -> None:
@@ -127,7 +133,10 @@ def test_parse_curve() -> None:
         (["--curve", "7,x"], r"--curve == '7,x', must be a comma list of distinct whole"),
         (["--curve", "0,7"], r"--curve == '0,7', must be a comma list"),
         (["--curve", "7,7"], r"--curve == '7,7', must be a comma list of distinct"),
-        (["--curve", "500"], r"--curve contains 500: world.history_days == 500, must be in"),
+        (
+            ["--curve", "500"],
+            r"--curve == '500' needs a log of 502 history days .*: world.history_days == 502",
+        ),
         (["--set", "world.history_days=0"], r"world.history_days == 0, must be >= 1"),
     ],
 )
@@ -149,7 +158,7 @@ def test_diagnose_end_to_end_on_a_tiny_world(
 ) -> None:
     out = tmp_path / "diag"
     argv = ["diagnose", QUICK, "--out", str(out), *TINY, "--seeds", "1", "--epochs", "1"]
-    status = main([*argv, "--curve", "2,3", "--no-progress"])
+    status = main([*argv, "--curve", "1,2", "--no-progress"])
     assert status == 0
     assert "| top5_user_share |" in capsys.readouterr().out
     payload = json.loads((out / "diagnostics.json").read_text())
@@ -160,12 +169,26 @@ def test_diagnose_end_to_end_on_a_tiny_world(
         assert 0.0 <= payload[key] <= 1.0
     assert payload["noise_episode_mean_length"] >= 1.0
     assert payload["median_samples_old_user"] >= 1.0
-    assert [row["history_days"] for row in payload["curve"]] == [2, 3]
-    # The config's own value (3) is reused, not diagnosed twice.
-    assert payload["curve"][1]["auc_id"] == payload["auc_id"]
-    assert (out / "curve" / "history_days_2" / "history" / "done.json").is_file()
-    assert not (out / "curve" / "history_days_3").exists()
+    # One log of 2 + 1 + 1 days (the longest window, one validation and one test day).
+    assert payload["curve_log"]["history_days"] == 4
+    assert (out / "curve" / "history" / "done.json").is_file()
+    rows = payload["curve"]
+    assert [row["train_days"] for row in rows] == [1, 2]
+    assert rows[0]["n_train"] < rows[1]["n_train"]
+    # The windows are tested on the same rows: one Bayes AUC.
+    assert rows[0]["bayes_auc"] == rows[1]["bayes_auc"]
     md = (out / "diagnostics.md").read_text()
     assert "| auc_id |" in md
-    assert "| history days |" in md
+    assert "| training days |" in md
     assert (out / "history" / "events").is_dir()
+
+
+def test_no_count_fields_leaves_only_the_static_fields() -> None:
+    from simulator.config import load_config
+
+    config = load_config(QUICK)
+    with_counts = DiagnoseConfig().sim_data_config(config)
+    without = DiagnoseConfig(count_fields=False).sim_data_config(config, first_minute=-5)
+    assert with_counts.n_count_buckets > 0
+    assert without.n_count_buckets == 0
+    assert without.first_minute == -5

@@ -63,9 +63,34 @@ def test_max_events_and_arms(tiny_run: Path) -> None:
         load_run(tiny_run, SimDataConfig(arms=("nonexistent",)))
 
 
+def test_window_and_fixed_cutoffs(tiny_run: Path) -> None:
+    ev = events(tiny_run).reset_index(drop=True)
+    minutes = ev["minute"].to_numpy()
+    first, valid_from, test_from = np.quantile(minutes, [0.3, 0.6, 0.8]).astype(int)
+    d = load_run(tiny_run, SimDataConfig(first_minute=int(first), cutoffs=(valid_from, test_from)))
+    kept = ev[ev["minute"] >= first].reset_index(drop=True)
+    split = [kept["minute"] < valid_from, kept["minute"] >= test_from]
+    assert len(d.train) == split[0].sum()
+    assert len(d.test) == split[1].sum()
+    assert len(d.train) + len(d.valid) + len(d.test) == len(kept)
+    np.testing.assert_array_equal(d.test.item_ids, kept[split[1]]["item_id"])
+    # The counts start at the window, as if the log began there: the user impressions of
+    # the last test row of a user who listened before the window count only the window's.
+    before = ev[ev["minute"] < first]
+    n = int(np.flatnonzero(split[1] & kept["user_id"].isin(before["user_id"]))[-1])
+    e = kept.iloc[n]
+    past = kept[(kept["minute"] < e["minute"]) & (kept["user_id"] == e["user_id"])]
+    row = n - int(np.count_nonzero(~split[1][:n]))  # its row in the test part
+    assert d.test.counts[row, 0] == len(past)
+    assert len(past) < len(ev[(ev["minute"] < e["minute"]) & (ev["user_id"] == e["user_id"])])
+
+
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
+        ({"cutoffs": (10, 5)}, r"cutoffs == \(10, 5\), must be \(valid_from, test_from\)"),
+        ({"split": "random", "cutoffs": (1, 2)}, r"cutoffs == \(1, 2\) needs split 'time'"),
+        ({"first_minute": 7, "cutoffs": (5, 9)}, "first_minute == 7, must be <= cutoffs"),
         ({"split": "weekly"}, "split == 'weekly'"),
         ({"new_user_days": -1}, "new_user_days == -1"),
         ({"max_events": 0}, "max_events == 0"),
