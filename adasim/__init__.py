@@ -1,13 +1,28 @@
-"""adasim, the application: the command line, the composition root and the jobs.
+"""adasim, the application: the public API, the command line, the composition root, the jobs.
 
-The command line (:mod:`adasim.cli`, one module per subcommand in :mod:`adasim.commands`,
-started by the ``adasim`` console script, :mod:`adasim.console`), the composition root
-(:mod:`adasim.registry`, which builds each arm's recommender from its config) and the jobs
-(:mod:`adasim.jobs`: a run's analysis, off-policy evaluation, offline comparison, sweeps)
-built from the four packages ``simulator``, ``agents``, ``adaf2m2`` and ``analysis``. It is
-the only package that imports them together. Importing it imports nothing heavy.
+The public API (:mod:`adasim.api`) is what a notebook or a script needs, each function the
+library half of the command of the same name, returning a result with ``to_pandas()``:
+:func:`load_config`, :func:`run`, :func:`report`, :func:`ope`, :func:`offline`,
+:func:`sweep` and :func:`diagnose`::
+
+    import adasim
+
+    result = adasim.run(adasim.load_config("configs/quick.toml", seed=3), "runs/quick-3")
+    print(result.table)
+    cells = result.to_pandas()
+
+Behind it: the command line (:mod:`adasim.cli`, one module per subcommand in
+:mod:`adasim.commands`, started by the ``adasim`` console script, :mod:`adasim.console`),
+the composition root (:mod:`adasim.registry`, which builds each arm's recommender from its
+config) and the jobs (:mod:`adasim.jobs`: a run's analysis, off-policy evaluation, offline
+comparison, sweeps, diagnostics) built from the four packages ``simulator``, ``agents``,
+``adaf2m2`` and ``analysis``. It is the only package that imports them together.
+Importing it imports nothing heavy: no torch, no agents, no analysis until a function that
+needs them is called.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from adasim.api import diagnose, load_config, offline, ope, report, run, sweep
+
+__all__ = ["diagnose", "load_config", "offline", "ope", "report", "run", "sweep"]

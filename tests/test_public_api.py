@@ -10,7 +10,7 @@ import importlib
 import pytest
 
 PUBLIC: dict[str, set[str]] = {
-    "adasim": set(),
+    "adasim": {"diagnose", "load_config", "offline", "ope", "report", "run", "sweep"},
     "simulator": {
         "AdasimError",
         "ArmConfig",

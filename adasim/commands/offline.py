@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from adasim.jobs.offline_data import cli_flag, load_data, parse_data_spec
 from simulator.errors import AdasimError, ConfigError
 
 DEFAULT_MODELS = "fm,youtube_dnn,afn,dcnv2,eulernet"
@@ -92,47 +92,23 @@ def _names(text: str, what: str) -> tuple[str, ...]:
     return names
 
 
-def sim_log_folder(run_dir: Path, log: str | None) -> Path:
-    """The folder of the log to read: the run's history by default, when it has one.
-
-    A run with a history (``world.history_days > 0``) keeps it in ``RUN_DIR/history``, a
-    folder of the same layout as the run itself: the logged past that the agents were
-    pre-trained on, served by the logging policy with exact propensities.
-    """
-    history = run_dir / "history"
-    has_history = (history / "done.json").is_file()
-    if log == "history" and not has_history:
-        raise ConfigError(
-            f"--log == 'history', but {run_dir} has no finished history log "
-            f"({history}/done.json is missing): the run had world.history_days = 0 or was cut"
-        )
-    if log == "history" or (log is None and has_history):
-        return history
-    return run_dir
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the process exit code."""
     # torch is imported here, not at module import, so `adasim --help` stays fast.
     from adasim.jobs.offline_run import check_names, run_offline
-    from agents.datasets import MovieLensConfig, SimDataConfig, load_movielens, load_run
     from agents.models.base import ModelConfig
     from agents.training import TrainConfig
 
     try:
         # The whole plan first: nothing is read or trained until every option is valid.
-        kind, _, path = str(args.data).partition(":")
-        if kind not in ("sim", "movielens") or not path:
-            raise ConfigError(f"--data == {args.data!r}, must be sim:RUN_DIR or movielens:PATH")
-        if kind == "movielens" and (
-            args.split is not None
-            or args.arms is not None
-            or args.max_events is not None
-            or args.log is not None
-        ):
-            raise ConfigError("--split, --arms, --max-events and --log apply to sim: data only")
-        if kind == "sim":
-            path = str(sim_log_folder(Path(path), args.log))
+        spec = parse_data_spec(
+            args.data,
+            split=args.split,
+            arms=args.arms,
+            max_events=args.max_events,
+            log=args.log,
+            option=cli_flag,
+        )
         if args.seeds < 1:
             raise ConfigError(f"--seeds == {args.seeds}, must be >= 1")
         if args.history_len < 0:
@@ -147,17 +123,13 @@ def run(args: argparse.Namespace) -> int:
             max_epochs=args.epochs,
             patience=args.patience,
         )
-        if kind == "movielens":
-            ml_config = MovieLensConfig(history_len=args.history_len)
-            data = load_movielens(path, ml_config)
-        else:
-            sim_config = SimDataConfig(
-                split=args.split or "time",
-                arms=None if args.arms is None else _names(args.arms, "arms"),
-                history_len=args.history_len,
-                max_events=args.max_events,
-            )
-            data = load_run(path, sim_config)
+        data = load_data(
+            spec,
+            split=args.split,
+            arms=None if args.arms is None else _names(args.arms, "arms"),
+            history_len=args.history_len,
+            max_events=args.max_events,
+        )
         result = run_offline(
             data,
             models=models,

@@ -70,8 +70,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Load the config, run or resume the sweep, write the table and the report."""
-    from adasim.jobs.sweep_backends import run_sweep
-    from analysis.sweep_report import SweepReportConfig, write_sweep_report
+    from adasim.jobs.sweep_backends import run_sweep, sweep_report
     from simulator.config import load_config
 
     config = load_config(args.config, args.overrides)
@@ -97,18 +96,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"table: {result.paths['parquet']}  {result.paths['markdown']}")
     if not args.no_report:
-        keys = [g.partition("=")[0].strip() for g in args.grid]
-        # A/A (every rejection false) only if the arms are identical in every grid cell.
-        report = write_sweep_report(
-            result.table,
-            result.sweep_dir,
-            SweepReportConfig(
-                grid_keys=tuple(keys),
-                alpha=config.experiment.alpha,
-                aa=result.aa,
-                title=f"Sweep {config.name}",
-            ),
-        )
+        report = sweep_report(config, args.grid, result)
         print(report.headline)
         print(f"report: {report.markdown}")
     return 1 if result.n_failed else 0

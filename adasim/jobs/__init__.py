@@ -3,6 +3,7 @@
 :mod:`~adasim.jobs.run_analysis` (the A/B report, the twin's truth and the lift table of a
 finished run), :mod:`~adasim.jobs.ope_run` (the treatment estimated offline from the
 control's log), :mod:`~adasim.jobs.offline_run` (base models and frameworks compared on a
-log), :mod:`~adasim.jobs.sweep` and :mod:`~adasim.jobs.sweep_backends` (many experiments,
+log, whose data set :mod:`~adasim.jobs.offline_data` names and reads),
+:mod:`~adasim.jobs.sweep` and :mod:`~adasim.jobs.sweep_backends` (many experiments,
 serially, in processes or on Ray).
 """

@@ -71,6 +71,16 @@ class OPERun:
     markdown: Path
     json: Path
 
+    def to_pandas(self) -> pd.DataFrame:
+        """The comparison with the truth and the online values, one row per estimate."""
+        return self.comparison.to_pandas()
+
+    def __str__(self) -> str:
+        return str(self.comparison)
+
+    def _repr_html_(self) -> str:
+        return self.comparison._repr_html_()
+
 
 def _treatment_at(layout: RunLayout, config: Config, world: World, day: int) -> Any:
     """The treatment agent as it served when ``day`` started.

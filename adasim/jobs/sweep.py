@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.config import Config, write_config
-from simulator.errors import AdasimError, ConfigError
+from simulator.errors import ConfigError
 from simulator.run_folder import RESULT_NEUTRAL_KEYS
 
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -79,8 +79,12 @@ FLOAT_COLUMNS: tuple[str, ...] = (
 """Columns of :data:`RESULT_COLUMNS` stored as float64 (NaN where unknown)."""
 
 
-class SweepError(AdasimError, ValueError):
-    """A sweep's specification breaks a rule (bad ``--grid``, replicates, output dir)."""
+class SweepError(ConfigError):
+    """A sweep's specification breaks a rule (bad ``--grid``, replicates, output dir).
+
+    A :class:`~simulator.errors.ConfigError` like every other bad input, raised before
+    anything is written or run.
+    """
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from tqdm import tqdm
@@ -46,6 +46,9 @@ from adasim.jobs.sweep import (
 from simulator.config import Config
 from simulator.experiment_config import available_cores
 from simulator.process_pool import die_with_parent, terminating
+
+if TYPE_CHECKING:
+    from analysis.sweep_report import SweepReport
 
 BackendName = Literal["serial", "process", "ray"]
 BACKENDS: tuple[str, ...] = ("serial", "process", "ray")
@@ -153,6 +156,8 @@ class SweepResult:
         aa: Control and treatment are identical (shares aside) in every grid cell: an
             A/A sweep, where every rejection is a false positive. A grid over an arm's
             parameters makes the arms differ, and the sweep is no A/A test.
+        report: The sweep's report (:func:`sweep_report`) when one was written with the
+            result (``adasim.sweep``), else ``None``.
     """
 
     sweep_dir: Path
@@ -162,6 +167,11 @@ class SweepResult:
     paths: dict[str, Path]
     wall_seconds: float
     aa: bool = False
+    report: SweepReport | None = None
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The table: one row per run x (metric, segment), as ``table.parquet`` holds it."""
+        return self.table.copy()
 
 
 def run_sweep(
@@ -255,6 +265,33 @@ def run_sweep(
     )
 
 
+def sweep_report(config: Config, grid: Sequence[str], result: SweepResult) -> SweepReport:
+    """Write the report of a sweep's table into its directory, as ``adasim sweep`` does.
+
+    Estimated against true lifts, coverage, rejection rates (false-positive rates when the
+    sweep is an A/A test: the arms are identical in every grid cell) and lift by each grid
+    key's value, at the config's ``experiment.alpha``.
+
+    Args:
+        config: The sweep's base config.
+        grid: Its ``"key=v1,v2"`` axes, as given to :func:`run_sweep`.
+        result: What :func:`run_sweep` returned.
+    """
+    from analysis.sweep_report import SweepReportConfig, write_sweep_report
+
+    keys = [g.partition("=")[0].strip() for g in grid]
+    return write_sweep_report(
+        result.table,
+        result.sweep_dir,
+        SweepReportConfig(
+            grid_keys=tuple(keys),
+            alpha=config.experiment.alpha,
+            aa=result.aa,
+            title=f"Sweep {config.name}",
+        ),
+    )
+
+
 __all__ = [
     "BACKENDS",
     "BackendName",
@@ -263,4 +300,5 @@ __all__ = [
     "run_ray",
     "run_serial",
     "run_sweep",
+    "sweep_report",
 ]
