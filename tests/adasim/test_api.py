@@ -32,44 +32,12 @@ from analysis.synthetic import SyntheticLogConfig, synthetic_log
 from analysis.tables import load_events
 from simulator.config import load_config
 from simulator.errors import ConfigError
-from tests.adasim.tiny_worlds import TEST_SCALE, TINY_TWO_ARM_WORLD
+from tests.adasim.tiny_worlds import TINY_TWO_ARM_WORLD, random_vs_popular
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "configs" / "quick.toml"
 
-CHEAP = (
-    """
-name = "cheap_api"
-seed = 11
-
-[world]
-n_users = 300
-n_items = 150
-new_users_per_day = 10.0
-new_items_per_day = 5.0
-dim = 8
-"""
-    + TEST_SCALE
-    + """
-[world.items]
-n_artists = 50
-
-[engine]
-progress = false
-
-[experiment]
-pre_days = 1
-days = 2
-twin = false
-workers = 1
-
-[arms.control]
-agent = "random"
-
-[arms.treatment]
-agent = "popular"
-"""
-)
+CHEAP = random_vs_popular("cheap_api", 11, twin=False)
 """Torch-free arms on a 300-user world with a 2-day history: a run takes seconds."""
 
 TINY_DIAGNOSE = (

@@ -36,40 +36,9 @@ from adasim.jobs.sweep import (
 from adasim.jobs.sweep_backends import SweepResult, run_sweep
 from simulator.config import Config, load_config
 from simulator.errors import ConfigError
-from tests.adasim.tiny_worlds import TEST_SCALE
+from tests.adasim.tiny_worlds import random_vs_popular
 
-CHEAP = (
-    """
-name = "cheap"
-seed = 5
-
-[world]
-n_users = 300
-n_items = 150
-new_users_per_day = 10.0
-new_items_per_day = 5.0
-dim = 8
-"""
-    + TEST_SCALE
-    + """
-[world.items]
-n_artists = 50
-
-[engine]
-progress = false
-
-[experiment]
-pre_days = 1
-days = 2
-workers = 1
-
-[arms.control]
-agent = "random"
-
-[arms.treatment]
-agent = "popular"
-"""
-)
+CHEAP = random_vs_popular("cheap", 5)
 
 # A world of 2 users is a valid config but too small to analyse: those runs fail at run
 # time (a bad config value is refused before any run, test_run_sweep_rejects).

@@ -66,3 +66,41 @@ def write_tiny_two_arm_world(path: Path, treatment_framework: str = "none") -> P
     )
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def random_vs_popular(name: str, seed: int, *, twin: bool = True) -> str:
+    """A torch-free experiment on a 300-user world with the shared scale: random against
+    popular, 1 pre-period and 2 experiment days, one worker; a run takes seconds."""
+    twin_line = "" if twin else "twin = false\n"
+    return (
+        f"""
+name = "{name}"
+seed = {seed}
+
+[world]
+n_users = 300
+n_items = 150
+new_users_per_day = 10.0
+new_items_per_day = 5.0
+dim = 8
+"""
+        + TEST_SCALE
+        + f"""
+[world.items]
+n_artists = 50
+
+[engine]
+progress = false
+
+[experiment]
+pre_days = 1
+days = 2
+{twin_line}workers = 1
+
+[arms.control]
+agent = "random"
+
+[arms.treatment]
+agent = "popular"
+"""
+    )
