@@ -3,7 +3,9 @@
 The public API (:mod:`adasim.api`) is what a notebook or a script needs, each function the
 library half of the command of the same name, returning a result with ``to_pandas()``:
 :func:`load_config`, :func:`run`, :func:`report`, :func:`ope`, :func:`offline`,
-:func:`sweep` and :func:`diagnose`::
+:func:`sweep` and :func:`diagnose`; and :func:`check_recommender`, the conformance
+checker of one's own agent (``agent = "package.module:factory"`` in a config, see
+``docs/agents.md``)::
 
     import adasim
 
@@ -24,5 +26,15 @@ needs them is called.
 from __future__ import annotations
 
 from adasim.api import diagnose, load_config, offline, ope, report, run, sweep
+from simulator.conformance import check_recommender
 
-__all__ = ["diagnose", "load_config", "offline", "ope", "report", "run", "sweep"]
+__all__ = [
+    "check_recommender",
+    "diagnose",
+    "load_config",
+    "offline",
+    "ope",
+    "report",
+    "run",
+    "sweep",
+]

@@ -186,8 +186,9 @@ def run(
         parsed ``summary.json``, ``result.events()`` the A/B log.
 
     Raises:
-        ConfigError: a bad argument, a config without ``[arms]``, or an ``out`` folder
-            that holds something else, before any work.
+        ConfigError: a bad argument, a config without ``[arms]``, a custom agent's
+            factory that cannot be imported, or an ``out`` folder that holds something
+            else, before any work.
 
     Example:
         >>> import adasim
@@ -206,9 +207,10 @@ def run(
         _fail("config.arms", {}, "must name the control and the treatment arm ([arms.NAME])")
 
     from adasim.jobs.run_analysis import analyse_run
-    from adasim.registry import build_agent
+    from adasim.registry import build_agent, check_agents
     from simulator.experiment import run_experiment
 
+    check_agents(cfg)  # a custom agent's factory imports, before any work
     layout = run_experiment(
         cfg,
         Path("runs") / cfg.name if root is None else root,

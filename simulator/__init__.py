@@ -19,6 +19,7 @@ from simulator.config import (
     load_config,
     write_config,
 )
+from simulator.conformance import ConformanceError, ConformanceReport, check_recommender
 from simulator.engine import Engine
 from simulator.errors import AdasimError, ConfigError, SimulationError
 from simulator.eventlog import EventLog
@@ -47,6 +48,8 @@ __all__ = [
     "ArmConfig",
     "Config",
     "ConfigError",
+    "ConformanceError",
+    "ConformanceReport",
     "Engine",
     "EngineConfig",
     "EventLog",
@@ -70,6 +73,7 @@ __all__ = [
     "WorldConfig",
     "WorldSummary",
     "WorldView",
+    "check_recommender",
     "load_config",
     "make_policy",
     "run_experiment",

@@ -1,7 +1,7 @@
 """Configuration of a simulated A/B experiment: its periods and its arms.
 
-Pure data (no torch): the composition root (``adasim.registry``) hands each
-:class:`ArmConfig` to ``agents.build_agent``. Rules are checked in ``__post_init__`` and
+Pure data (no torch): the composition root (``adasim.registry.build_agent``) builds each
+arm's agent from its :class:`ArmConfig`. Rules are checked in ``__post_init__`` and
 raise :class:`~simulator.errors.ConfigError` naming the field, the value and the rule; the
 TOML loader adds the dotted path (``arms.treatment.k == 0, must be >= 1``).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -24,7 +25,10 @@ TaskName = Literal["finish", "like", "comment", "dislike", "listen_fraction"]
 
 
 AGENT_KINDS: tuple[str, ...] = get_args(AgentKind)
-"""The agents an arm may name (``[arms.X] agent``)."""
+"""The built-in agents an arm may name (``[arms.X] agent``); else a factory path."""
+
+_DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
+_FACTORY_PATH = re.compile(rf"{_DOTTED}:{_DOTTED}")
 
 N_VARIANTS = 3
 """Parallel parts of an experiment: the A/B run and the two twins."""
@@ -46,12 +50,21 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def is_factory_path(agent: str) -> bool:
+    """Whether ``agent`` names a custom agent's factory, ``"package.module:attr"``.
+
+    The syntax only: the composition root imports the module and calls the factory.
+    """
+    return _FACTORY_PATH.fullmatch(agent) is not None
+
+
 def _agent_rule(value: object) -> str:
-    """The rule for ``agent``, with the likely cause when a value names a factory."""
-    rule = "must be one of " + ", ".join(repr(k) for k in AGENT_KINDS)
-    if isinstance(value, str) and (":" in value or "." in value):
-        rule += "; custom agents ('package.module:factory') are not supported yet"
-    return rule
+    """The rule for ``agent``."""
+    return (
+        "must be one of "
+        + ", ".join(repr(k) for k in AGENT_KINDS)
+        + ", or a custom agent's factory 'package.module:factory'"
+    )
 
 
 @dataclass(frozen=True)
@@ -59,9 +72,11 @@ class ArmConfig:
     """One arm: which agent serves its users and how it learns.
 
     Attributes:
-        agent: ``two_stage`` (retrieval, ranking, exploration; learns online) or a built-in
-            policy that needs no torch (``random``, ``popular``, ``oracle``). Nothing else
-            yet: a value such as ``"mypkg.agents:make"`` is refused with that reason.
+        agent: ``two_stage`` (retrieval, ranking, exploration; learns online), a built-in
+            policy that needs no torch (``random``, ``popular``, ``oracle``), or a custom
+            agent's factory ``"package.module:factory"`` (see ``docs/agents.md``): only its
+            syntax is checked here; the composition root imports and calls it. The
+            two-stage fields below are ignored by the other agents (a factory may read them).
         share: Share of the experiment's users hashed into this arm; shares of all arms
             must sum to 1.
         ranking_model: Base model of the ranking stage.
@@ -93,7 +108,7 @@ class ArmConfig:
             out-of-vocabulary row. Nothing is sized from the future population.
     """
 
-    agent: AgentKind = field(default="two_stage", metadata={"rule": _agent_rule})
+    agent: str = field(default="two_stage", metadata={"rule": _agent_rule})
     share: float = 0.5
     ranking_model: RankingModelName = "dcnv2"
     framework: FrameworkName = "none"
@@ -120,7 +135,9 @@ class ArmConfig:
     id_capacity: int = 32_768
 
     def __post_init__(self) -> None:
-        if self.agent not in AGENT_KINDS:
+        if not isinstance(self.agent, str) or not (
+            self.agent in AGENT_KINDS or is_factory_path(self.agent)
+        ):
             _fail("agent", self.agent, _agent_rule(self.agent))
         if not 0.0 < self.share <= 1.0:
             _fail("share", self.share, "must be in (0, 1]")
@@ -243,5 +260,6 @@ __all__ = [
     "RetrievalModelName",
     "TaskName",
     "available_cores",
+    "is_factory_path",
     "validate_arms",
 ]

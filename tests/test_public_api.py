@@ -10,12 +10,23 @@ import importlib
 import pytest
 
 PUBLIC: dict[str, set[str]] = {
-    "adasim": {"diagnose", "load_config", "offline", "ope", "report", "run", "sweep"},
+    "adasim": {
+        "check_recommender",
+        "diagnose",
+        "load_config",
+        "offline",
+        "ope",
+        "report",
+        "run",
+        "sweep",
+    },
     "simulator": {
         "AdasimError",
         "ArmConfig",
         "Config",
         "ConfigError",
+        "ConformanceError",
+        "ConformanceReport",
         "EVENT_COLUMNS",
         "Engine",
         "EngineConfig",
@@ -41,6 +52,7 @@ PUBLIC: dict[str, set[str]] = {
         "WorldConfig",
         "WorldSummary",
         "WorldView",
+        "check_recommender",
         "load_config",
         "make_policy",
         "run_experiment",

@@ -55,7 +55,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Load the config, run or resume the experiment, analyse it, print the table."""
     from adasim.jobs.run_analysis import analyse_run
-    from adasim.registry import build_agent
+    from adasim.registry import build_agent, check_agents
     from simulator.config import load_config
     from simulator.experiment import run_experiment
 
@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None:
         overrides.append(f"experiment.workers={args.workers}")
     config = load_config(args.config, overrides)
+    check_agents(config)  # a custom agent's factory imports, before any work
     out = Path(args.out) if args.out else Path("runs") / config.name
     layout = run_experiment(
         config,

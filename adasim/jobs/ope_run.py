@@ -107,6 +107,37 @@ def _treatment_at(layout: RunLayout, config: Config, world: World, day: int) -> 
     return extra["agents"][treatment]
 
 
+def _no_distribution(config: Config, what: str) -> str:
+    treatment = config.experiment.treatment
+    return (
+        f"arms.{treatment}.agent == {config.arms[treatment].agent!r} offers no action "
+        f"distribution ({what}): OPE replays the treatment's action_distribution(user_ids, "
+        "n_items) from its daily serving_snapshot() (a two_stage agent, or a custom agent "
+        "that offers both: docs/agents.md)"
+    )
+
+
+def check_replayable(config: Config, layout: RunLayout, world: World) -> None:
+    """The treatment offers what OPE replays, checked on its first experiment day.
+
+    Raises:
+        SimulationError: in one line, before the logs are read: the treatment left no
+            serving snapshot (a built-in policy, or a custom agent without
+            ``serving_snapshot()``), or its snapshot has no ``action_distribution``.
+    """
+    exp = config.experiment
+    first = exp.pre_days
+    if config.arms[exp.treatment].agent != "two_stage" and not (
+        layout.serving(first).is_file() or layout.fork().is_file()
+    ):
+        raise SimulationError(_no_distribution(config, "the run has no serving snapshot of it"))
+    agent = _treatment_at(layout, config, world, first)
+    if not callable(getattr(agent, "action_distribution", None)):
+        raise SimulationError(
+            _no_distribution(config, f"its snapshot, a {type(agent).__name__}, has none")
+        )
+
+
 def treatment_distribution(
     config: Config, layout: RunLayout, world: World, log: pd.DataFrame, chunk: int = 4096
 ) -> SparseActionDist:
@@ -120,10 +151,9 @@ def treatment_distribution(
     minutes = log["minute"].to_numpy(dtype=np.int64)
     for day in np.unique(days):
         agent = _treatment_at(layout, config, world, int(day))
-        if not hasattr(agent, "action_distribution"):
+        if not callable(getattr(agent, "action_distribution", None)):
             raise SimulationError(
-                f"arm {treatment!r} is a {type(agent).__name__}, which exposes no action "
-                "distribution; OPE needs a two_stage treatment"
+                _no_distribution(config, f"its snapshot, a {type(agent).__name__}, has none")
             )
         rows = np.flatnonzero(days == day)
         for a in range(0, rows.size, chunk):
@@ -132,6 +162,12 @@ def treatment_distribution(
             for m in np.unique(minutes[r]):
                 rr = r[minutes[r] == m]
                 cand, p = agent.action_distribution(users[rr], world.n_items_at(int(m)))
+                if cand.shape[1] > candidates.shape[1]:
+                    raise SimulationError(
+                        f"arm {treatment!r}: action_distribution returned {cand.shape[1]} "
+                        f"candidates per request, more than arms.{treatment}.n_candidates "
+                        f"== {candidates.shape[1]}; set it to at least {cand.shape[1]}"
+                    )
                 candidates[rr, : cand.shape[1]] = cand
                 probs[rr, : p.shape[1]] = p
     return SparseActionDist(candidates=candidates, probs=probs)
@@ -271,7 +307,8 @@ def evaluate_run(
 
     Raises:
         ConfigError: a bad argument or config (before anything is read or built).
-        SimulationError: the run has not finished its A/B part or lacks a snapshot.
+        SimulationError: the run has not finished its A/B part, lacks a snapshot, or its
+            treatment offers no action distribution (checked before the logs are read).
         AnalysisError: an event or users file is unreadable or not the contract.
     """
     check_bootstrap(n_bootstrap_samples)
@@ -281,14 +318,15 @@ def evaluate_run(
     exp = config.experiment
     if not layout.done("ab").is_file():
         raise SimulationError(f"run {root} has not finished its A/B part; run `adasim run` first")
-    events = load_events(root / "events")
-    users = load_users(root / "users.parquet")
     from adasim.registry import one_torch_thread
 
     # As the agents ran: the same probabilities, and no thread contention (on a busy
     # 2-core machine torch's default threads made the replay ten times slower).
     one_torch_thread()
     world = build_world(config)
+    check_replayable(config, layout, world)
+    events = load_events(root / "events")
+    users = load_users(root / "users.parquet")
     in_exp = events["day"] >= exp.pre_days
     log = events[in_exp & (events["arm"] == exp.control)].reset_index(drop=True)
     log = _cohort_columns(log, users, events, config)
@@ -413,6 +451,7 @@ __all__ = [
     "HEAD_SHARE",
     "OPERun",
     "check_bootstrap",
+    "check_replayable",
     "evaluate_run",
     "treatment_distribution",
     "true_finish_rate",

@@ -321,6 +321,8 @@ class SweepSpec:
             SweepError: a bad grid, replicate count, or a cell whose config breaks a rule;
                 the message names the cell's values and the rule.
         """
+        from adasim.registry import check_agents
+
         if not config.arms:
             raise ConfigError("config has no [arms]; a sweep runs experiments")
         axes = tuple(g if isinstance(g, GridAxis) else parse_grid(g) for g in grid)
@@ -332,6 +334,7 @@ class SweepSpec:
                 continue
             try:
                 cells[grid_over] = config.with_overrides(run.overrides, source="--grid")
+                check_agents(cells[grid_over])  # a custom agent's factory imports
             except ConfigError as err:
                 cell = ", ".join(grid_over)
                 raise SweepError(f"--grid cell {cell}: {err}") from None

@@ -72,9 +72,17 @@ def test_simulate_prints_summary_and_writes_files(
             r"^adasim run: error: arms\.treatment\.k == 0, must be >= 1 \(in --set\)$",
         ),
         (
+            ["run", QUICK, "--out", "x", "--set", "arms.treatment.agent=mypkg.agents"],
+            r"arms\.treatment\.agent == 'mypkg\.agents', must be one of 'two_stage', "
+            r"'random', 'popular', 'oracle', or a custom agent's factory "
+            r"'package\.module:factory' \(in --set\)$",
+        ),
+        (
+            # A factory that cannot be imported: refused before the run folder is made.
             ["run", QUICK, "--out", "x", "--set", "arms.treatment.agent=mypkg.agents:make"],
-            r"arms\.treatment\.agent == 'mypkg\.agents:make', must be one of 'two_stage', "
-            r"'random', 'popular', 'oracle'; custom agents .* not supported yet \(in --set\)$",
+            r"^adasim run: error: arms\.treatment\.agent == 'mypkg\.agents:make', module "
+            r"'mypkg\.agents' cannot be imported \(ModuleNotFoundError: No module named "
+            r"'mypkg'\); it must be importable .*; see docs/agents\.md$",
         ),
         (
             ["run", QUICK, "--out", "x", "--set", "arms.control.n_candidates=5000"],

@@ -64,19 +64,18 @@ INVALID: list[tuple[str, str]] = [
     ("world = 3", r"world == 3, must be a table"),
     ("[unknown]\nx = 1", r"unknown is an unknown key"),
     ("[experiment]\nworkers = -1", r"experiment\.workers == -1, must be >= 1, or 0 for the cores"),
-    # An arm's agent: only the built-ins; what a user would write for their own agent
-    # (a module and a factory) is refused in one line that says why.
+    # An arm's agent: a built-in or a factory path; only the syntax is checked here.
     (
-        '[arms.a]\nshare = 1.0\nagent = "mypkg.agents:make_agent"\n'
-        '[experiment]\ncontrol = "a"\ntreatment = "a2"\n[arms.a2]\nshare = 0.0',
-        r"^arms\.a\.agent == 'mypkg\.agents:make_agent', must be one of 'two_stage', 'random', "
-        r"'popular', 'oracle'; custom agents \('package\.module:factory'\) are not supported "
-        r"yet \(in .*bad\.toml\)$",
+        '[arms.control]\nagent = "mypkg.agents:"',
+        r"^arms\.control\.agent == 'mypkg\.agents:', must be one of 'two_stage', 'random', "
+        r"'popular', 'oracle', or a custom agent's factory 'package\.module:factory' "
+        r"\(in .*bad\.toml\)$",
     ),
     (
         '[arms.control]\nagent = "mypkg.agents.MyAgent"',
-        r"arms\.control\.agent == 'mypkg\.agents\.MyAgent', .*not supported yet",
+        r"arms\.control\.agent == 'mypkg\.agents\.MyAgent', must be one of .*'package\.module:",
     ),
+    ('[arms.control]\nagent = "my-pkg:make"', r"arms\.control\.agent == 'my-pkg:make', must be"),
     ('[arms.control]\nagent = "TwoStage"', r"arms\.control\.agent == 'TwoStage', must be one of"),
     ("[arms.control]\nagent = 3", r"arms\.control\.agent == 3, must be one of 'two_stage'"),
     (
@@ -107,8 +106,17 @@ def test_n_candidates_rule_is_for_two_stage_arms_only(tmp_path: Path) -> None:
 
 
 def test_arm_config_checks_its_agent_in_python_too() -> None:
-    with pytest.raises(ConfigError, match=r"^agent == 'pkg\.mod:f', must be one of .*yet$"):
-        ArmConfig(agent="pkg.mod:f")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"^agent == 'pkg\.mod', must be one of .*:factory'$"):
+        ArmConfig(agent="pkg.mod")
+
+
+@pytest.mark.parametrize("agent", ["pkg:make", "pkg.mod:make", "pkg.mod:Agents.make", "_p:f"])
+def test_a_factory_path_is_accepted_without_importing_it(tmp_path: Path, agent: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(BASE + f'[arms.control]\nagent = "{agent}"\n[arms.treatment]\n')
+    config = load_config(path)  # the module does not exist: the composition root imports
+    assert config.arms["control"].agent == agent
+    assert f'agent = "{agent}"' in config.to_toml()  # recorded as given
 
 
 def test_workers_default_to_the_cores_available(monkeypatch: pytest.MonkeyPatch) -> None:
