@@ -618,22 +618,17 @@ def diagnose(
 
     from adasim.jobs.diagnose import (
         DiagnoseConfig,
-        curve_eval_days,
+        curve_log_error,
         plan_diagnose,
         run_diagnose,
     )
 
-    if days:
-        # The curve's one log: the longest window, then the validation and test days.
-        long = max(days) + 2 * curve_eval_days(cfg.world.history_days)
+    def curve_config(log_days: int) -> Config:
+        """The curve's one log (``plan_diagnose`` checks it before any folder is made)."""
         try:
-            cfg.with_overrides([f"world.history_days={long}"], source="curve")
+            return cfg.with_overrides([f"world.history_days={log_days}"], source="curve")
         except ConfigError as err:
-            reason = str(err).removesuffix(" (in curve)")
-            raise ConfigError(
-                f"curve == {days} needs a log of {long} history days (its longest window "
-                f"and the validation and test days): {reason}"
-            ) from None
+            raise curve_log_error(f"curve == {days}", log_days, err, "curve") from None
 
     options = DiagnoseConfig(
         seeds=seeds,
@@ -643,7 +638,7 @@ def diagnose(
         warm_min_samples=warm_min_samples,
         count_fields=count_fields,
     )
-    plan = plan_diagnose(cfg, out_dir, options, fresh=fresh)
+    plan = plan_diagnose(cfg, out_dir, options, curve_config, fresh=fresh)
     return run_diagnose(plan, options, progress=progress)
 
 

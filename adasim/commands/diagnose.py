@@ -113,7 +113,12 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the options, load the config, diagnose, print the table."""
-    from adasim.jobs.diagnose import DiagnoseConfig, plan_diagnose, run_diagnose
+    from adasim.jobs.diagnose import (
+        DiagnoseConfig,
+        curve_log_error,
+        plan_diagnose,
+        run_diagnose,
+    )
     from simulator.config import Config, load_config
 
     # Every option first: nothing is built, simulated or trained until all are valid.
@@ -128,12 +133,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             return load_config(args.config, [*overrides, f"world.history_days={days}"])
         except ConfigError as err:
-            # The value came from --curve, not from a --set the user typed.
-            reason = str(err).removesuffix(" (in --set)")
-            raise ConfigError(
-                f"--curve == {args.curve!r} needs a log of {days} history days (its longest "
-                f"window and the validation and test days): {reason}"
-            ) from None
+            raise curve_log_error(f"--curve == {args.curve!r}", days, err, "--set") from None
 
     options = DiagnoseConfig(
         seeds=args.seeds,

@@ -784,6 +784,24 @@ def curve_eval_days(history_days: int) -> int:
     return max(1, math.ceil(0.2 * history_days))
 
 
+def curve_log_error(curve: str, days: int, err: ConfigError, source: str) -> ConfigError:
+    """The one-line error of a curve whose log of ``days`` history days breaks a rule.
+
+    Args:
+        curve: The curve as its caller names it, e.g. ``--curve == '500'``.
+        days: The log's ``world.history_days``: the longest window plus the validation and
+            test days.
+        err: The config's own error for that value.
+        source: The suffix the config loader added to ``err`` (``--set``, ``curve``), dropped:
+            the value came from the curve, not from an override the user typed.
+    """
+    reason = str(err).removesuffix(f" (in {source})")
+    return ConfigError(
+        f"{curve} needs a log of {days} history days (its longest window and the "
+        f"validation and test days): {reason}"
+    )
+
+
 def diagnose_curve(
     folder: str | Path,
     config: Config,
@@ -939,6 +957,7 @@ __all__ = [
     "LogDiagnostics",
     "ReferenceRun",
     "curve_eval_days",
+    "curve_log_error",
     "diagnose_curve",
     "diagnose_log",
     "labels_and_cohorts",
