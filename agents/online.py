@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from adaf2m2.protocol import FeatureBatch
 from adaf2m2.trainable import TrainableModel
 from agents.features import FeatureSpec
+from agents.row_adam import build_optimizer
 
 
 class _Rows:
@@ -64,6 +65,8 @@ class OnlineLearner:
         batch_size: Examples per Adam step.
         generator: Shuffling order (explicit, never the global torch RNG).
         replay_rows: Recent examples kept for :meth:`warm_start` (0: none).
+        rowwise_embeddings: Row-wise Adam on the embedding tables (:mod:`agents.row_adam`:
+            rows of ids absent from a batch stay as they are); ``False``: dense Adam.
     """
 
     def __init__(
@@ -75,14 +78,14 @@ class OnlineLearner:
         batch_size: int,
         generator: torch.Generator,
         replay_rows: int = 0,
+        rowwise_embeddings: bool = False,
     ) -> None:
         self.model = model
         self.spec = spec
         self.batch_size = batch_size
         self.generator = generator
         self.replay_rows = replay_rows
-        params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(params, lr=lr)
+        self.optimizer = build_optimizer(model, lr, rowwise_embeddings=rowwise_embeddings)
         shape = (spec.n_fields, 6, n_tasks)
         self._new = _Rows(*shape)
         self._replay = _Rows(*shape)

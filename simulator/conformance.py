@@ -15,8 +15,9 @@ evaluation rely on. Each check can fail on its own, and the error names every on
   the same propensities: a request's ``pscore`` of an item may not depend on which other
   requests share its batch. The engine does not promise that the random stream is consumed
   per request, so the items drawn may differ; where they agree, their ``pscore`` must agree,
-  and an agent with ``action_distribution(user_ids, n_items)`` (what OPE replays) must
-  give every request the same candidates and probabilities in either case.
+  and an agent with ``action_distribution(user_ids, n_items[, requests])`` (what OPE
+  replays; :mod:`simulator.action_distribution`) must give every request the same
+  candidates and probabilities in either case.
 
 Example:
     >>> from simulator.config import WorldConfig
@@ -35,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from simulator.action_distribution import action_distribution_of
 from simulator.errors import AdasimError
 from simulator.types import (
     FeedbackBatch,
@@ -265,15 +267,15 @@ def _check_batch_size(
                     f"in a batch "
                     f"of {size}: a request's propensities must not depend on its batch"
                 )
-    distribution = getattr(_copy(agent, world), "action_distribution", None)
-    if not callable(distribution):
+    replay = _copy(agent, world)
+    if not callable(getattr(replay, "action_distribution", None)):
         return
     users = requests.user_ids
-    cand, probs = distribution(users, requests.n_items)
+    cand, probs = action_distribution_of(replay, requests)
     half = max(1, users.size // 2)
     parts = [
-        distribution(users[:half], requests.n_items),
-        distribution(users[half:], requests.n_items),
+        action_distribution_of(replay, requests.take(slice(None, half))),
+        action_distribution_of(replay, requests.take(slice(half, None))),
     ]
     cand_split = np.concatenate([np.asarray(c) for c, _ in parts])
     probs_split = np.concatenate([np.asarray(p) for _, p in parts])

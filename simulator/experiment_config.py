@@ -21,6 +21,8 @@ FrameworkName = Literal["none", "adaf2m2", "mask_only", "adapter_only", "ssl_mas
 RankingModelName = Literal["fm", "youtube_dnn", "afn", "dcnv2", "eulernet"]
 RetrievalModelName = Literal["youtube_dnn", "fm"]
 ExplorationName = Literal["softmax", "epsilon_greedy", "greedy"]
+RetrievalLossName = Literal["sampled_softmax", "pointwise"]
+ExploreSourceName = Literal["uniform", "fresh"]
 TaskName = Literal["finish", "like", "comment", "dislike", "listen_fraction"]
 
 
@@ -29,6 +31,18 @@ AGENT_KINDS: tuple[str, ...] = get_args(AgentKind)
 
 _DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
 _FACTORY_PATH = re.compile(rf"{_DOTTED}:{_DOTTED}")
+
+SEED_NEUTRAL_FIELDS: tuple[str, ...] = (
+    "retrieval_loss",
+    "retrieval_negatives",
+    "retrieval_temperature",
+    "explore_share",
+    "explore_source",
+    "fresh_days",
+    "rowwise_embeddings",
+)
+"""Arm options added after the agents' seed rule was fixed: at their defaults they are
+left out of the seed digest (``simulator.experiment.agent_seed``). A new option goes here."""
 
 N_VARIANTS = 3
 """Parallel parts of an experiment: the A/B run and the two twins."""
@@ -82,7 +96,21 @@ class ArmConfig:
         ranking_model: Base model of the ranking stage.
         framework: Training framework around the ranking model (``none`` = bare model).
         retrieval_model: Base model of the retrieval stage (scored by dot product).
-        n_candidates: Items retrieved per request and passed to ranking.
+        retrieval_loss: How retrieval learns: ``sampled_softmax`` over the catalogue on
+            positive feedback (finish or like; in-batch plus ``retrieval_negatives``
+            uniform negatives, log-Q corrected, cosine scores: ``agents/sampled_softmax.py``)
+            or ``pointwise`` (binary cross-entropy of the first task on the arm's own
+            impressions). The defaults of this field, ``explore_share`` and
+            ``rowwise_embeddings`` keep the earlier agent until the measured comparison of
+            docs/results/agents.md picks new ones (issue 14).
+        retrieval_negatives: Uniform negatives per mini-batch of the sampled softmax.
+        retrieval_temperature: Temperature of the sampled softmax's cosine scores.
+        n_candidates: Items per request passed to ranking (retrieved plus exploration).
+        explore_share: Share of the candidate slots given to an exploration source
+            (``round(explore_share * n_candidates)`` slots; ``agents/exploration_candidates.py``).
+        explore_source: ``uniform`` (the catalogue released so far) or ``fresh`` (songs
+            released in the last ``fresh_days`` days).
+        fresh_days: Age in days below which a song counts as fresh.
         exploration: Serving policy over the ranking scores.
         temperature: Softmax temperature over the ranking score (a probability scale).
         epsilon: Exploration rate of epsilon-greedy.
@@ -106,6 +134,8 @@ class ArmConfig:
         id_capacity: Rows of each ID embedding table (user, item, artist), fixed up front
             as a production system fixes them; ids that arrive beyond it share the field's
             out-of-vocabulary row. Nothing is sized from the future population.
+        rowwise_embeddings: Row-wise Adam on the embedding tables, so rows of ids absent
+            from a batch do not move (``agents/row_adam.py``); ``false``: dense Adam.
     """
 
     agent: str = field(default="two_stage", metadata={"rule": _agent_rule})
@@ -113,7 +143,13 @@ class ArmConfig:
     ranking_model: RankingModelName = "dcnv2"
     framework: FrameworkName = "none"
     retrieval_model: RetrievalModelName = "youtube_dnn"
+    retrieval_loss: RetrievalLossName = "pointwise"
+    retrieval_negatives: int = 256
+    retrieval_temperature: float = 0.05
     n_candidates: int = 20
+    explore_share: float = 0.0
+    explore_source: ExploreSourceName = "uniform"
+    fresh_days: int = 7
     exploration: ExplorationName = "softmax"
     temperature: float = 0.05
     epsilon: float = 0.05
@@ -133,6 +169,7 @@ class ArmConfig:
     history_train_rows: int = 300_000
     history_epochs: int = 1
     id_capacity: int = 32_768
+    rowwise_embeddings: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.agent, str) or not (
@@ -148,9 +185,17 @@ class ArmConfig:
             "k",
             "train_every_minutes",
             "id_capacity",
+            "retrieval_negatives",
+            "fresh_days",
         ):
             if getattr(self, name) < 1:
                 _fail(name, getattr(self, name), "must be >= 1")
+        if self.explore_slots >= self.n_candidates and self.explore_slots:
+            _fail(
+                "explore_share",
+                self.explore_share,
+                f"must leave at least one retrieved candidate of n_candidates == {self.n_candidates}",
+            )
         if self.warm_start_epochs < 0:
             _fail("warm_start_epochs", self.warm_start_epochs, "must be >= 0")
         for name in ("replay_rows", "history_train_rows", "history_epochs"):
@@ -160,6 +205,10 @@ class ArmConfig:
             _fail("temperature", self.temperature, "must be > 0")
         if not 0.0 <= self.epsilon <= 1.0:
             _fail("epsilon", self.epsilon, "must be in [0, 1]")
+        if not (self.retrieval_temperature > 0 and math.isfinite(self.retrieval_temperature)):
+            _fail("retrieval_temperature", self.retrieval_temperature, "must be > 0")
+        if not 0.0 <= self.explore_share < 1.0:
+            _fail("explore_share", self.explore_share, "must be in [0, 1)")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             _fail("lr", self.lr, "must be > 0")
         if not self.tasks or len(set(self.tasks)) != len(self.tasks):
@@ -176,6 +225,11 @@ class ArmConfig:
             _fail("beta", self.beta, f"must satisfy 0 <= beta <= gamma ({self.gamma}) <= 1")
         if not (self.alpha >= 0 and math.isfinite(self.alpha)):
             _fail("alpha", self.alpha, "must be >= 0")
+
+    @property
+    def explore_slots(self) -> int:
+        """Candidate slots filled by the exploration source (half rounded up)."""
+        return math.floor(self.explore_share * self.n_candidates + 0.5)
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,18 @@ class RequestBatch:
     def __len__(self) -> int:
         return int(self.user_ids.shape[0])
 
+    def take(self, rows: NDArray[np.int64] | slice) -> RequestBatch:
+        """The requests at ``rows`` (same minute, arm and catalogue)."""
+        return RequestBatch(
+            minute=self.minute,
+            day=self.day,
+            arm=self.arm,
+            user_ids=self.user_ids[rows],
+            session_ids=self.session_ids[rows],
+            steps=self.steps[rows],
+            n_items=self.n_items,
+        )
+
 
 @dataclass(frozen=True)
 class Recommendation:

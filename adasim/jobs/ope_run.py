@@ -45,10 +45,12 @@ from analysis.ope import (
 )
 from analysis.results import jsonable
 from analysis.tables import load_users
+from simulator.action_distribution import action_distribution_of
 from simulator.checkpoint import load_checkpoint, load_snapshot
 from simulator.config import Config, load_config
 from simulator.errors import ConfigError, SimulationError
 from simulator.experiment import RunLayout, build_world
+from simulator.types import RequestBatch
 from simulator.world import World
 
 HEAD_SHARE = 0.2
@@ -149,6 +151,8 @@ def treatment_distribution(
     days = log["day"].to_numpy()
     users = log["user_id"].to_numpy(dtype=np.int64)
     minutes = log["minute"].to_numpy(dtype=np.int64)
+    sessions = log["session_id"].to_numpy(dtype=np.int64)
+    steps = log["step"].to_numpy(dtype=np.int64)
     for day in np.unique(days):
         agent = _treatment_at(layout, config, world, int(day))
         if not callable(getattr(agent, "action_distribution", None)):
@@ -161,7 +165,18 @@ def treatment_distribution(
             # Requests of one minute share a catalogue; group by it within the chunk.
             for m in np.unique(minutes[r]):
                 rr = r[minutes[r] == m]
-                cand, p = agent.action_distribution(users[rr], world.n_items_at(int(m)))
+                # The logged requests themselves: an agent whose candidates are drawn per
+                # request (exploration slots) rebuilds exactly the ones it would have had.
+                requests = RequestBatch(
+                    minute=int(m),
+                    day=int(day),
+                    arm=treatment,
+                    user_ids=users[rr],
+                    session_ids=sessions[rr],
+                    steps=steps[rr],
+                    n_items=world.n_items_at(int(m)),
+                )
+                cand, p = action_distribution_of(agent, requests)
                 if cand.shape[1] > candidates.shape[1]:
                     raise SimulationError(
                         f"arm {treatment!r}: action_distribution returned {cand.shape[1]} "

@@ -53,7 +53,8 @@ def feedback(world: World, req: RequestBatch, agent: TwoStage) -> FeedbackBatch:
 def test_recommendation_contract(world: World) -> None:
     agent = TwoStage(world.observable, ARM, 0)
     users = np.arange(50, dtype=np.int64)
-    rec = agent.recommend(requests(world, 100, users), np.random.default_rng(0))
+    req = requests(world, 100, users)
+    rec = agent.recommend(req, np.random.default_rng(0))
     assert rec.item_ids.shape == (50,)
     assert ((rec.item_ids >= 0) & (rec.item_ids < 100)).all()
     assert rec.candidates is not None
@@ -63,7 +64,7 @@ def test_recommendation_contract(world: World) -> None:
     np.testing.assert_allclose(rec.candidate_probs.sum(axis=1), 1.0, atol=1e-12)
     chosen = (rec.candidates == rec.item_ids[:, None]).argmax(axis=1)
     np.testing.assert_array_equal(rec.pscore, rec.candidate_probs[np.arange(50), chosen])
-    cand, probs = agent.action_distribution(users, 100)
+    cand, probs = agent.action_distribution(users, 100, requests=req)
     np.testing.assert_array_equal(cand, rec.candidates)
     np.testing.assert_array_equal(probs, rec.candidate_probs)
 
@@ -97,3 +98,30 @@ def test_learns_from_feedback_and_serves_new_ids(world: World) -> None:
     late = np.array([world.n_users_total - 1], dtype=np.int64)
     rec = agent.recommend(requests(world, world.n_items_total, late), np.random.default_rng(0))
     assert 0 <= rec.item_ids[0] < world.n_items_total
+
+
+def test_sampled_softmax_retrieval_learns_online_and_snapshots_without_learners(
+    world: World,
+) -> None:
+    import pickle
+    from dataclasses import replace
+
+    from agents.sampled_softmax import SampledSoftmax
+
+    arm = replace(ARM, retrieval_loss="sampled_softmax", rowwise_embeddings=True)
+    agent = TwoStage(world.observable, arm, 0)
+    assert isinstance(agent.retriever, SampledSoftmax)
+    users = np.arange(150, dtype=np.int64)
+    before = agent.retrieve(users, 120)
+    for _ in range(3):
+        agent.observe(feedback(world, requests(world, 120, users), agent))
+    assert agent.positives.total > 0
+    assert agent.n_items_seen == 120
+    losses = agent.train()
+    assert np.isfinite(losses["retrieval"])
+    assert losses["retrieval"] > 0
+    assert not np.array_equal(agent.retrieve(users, 120), before)
+    snapshot = pickle.loads(pickle.dumps(agent.serving_snapshot()))
+    assert not hasattr(snapshot, "retrieval_learner")
+    assert not hasattr(snapshot, "retriever")
+    np.testing.assert_array_equal(snapshot.retrieve(users, 120), agent.retrieve(users, 120))

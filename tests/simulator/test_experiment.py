@@ -186,3 +186,24 @@ def test_aa_twin_is_exactly_zero(tmp_path: Path) -> None:
         # an infinity or a NaN written as a number.
         rel = cell["rel_effect_size"]
         assert rel is None or np.isfinite(rel), cell
+
+
+def test_options_added_later_leave_the_agent_seed_alone_at_their_defaults() -> None:
+    from dataclasses import replace
+
+    from simulator.config import Config
+    from simulator.experiment import agent_seed, seed_text
+    from simulator.experiment_config import SEED_NEUTRAL_FIELDS, ArmConfig
+
+    arm = ArmConfig()
+    # Exactly the repr the digest was taken over before these options existed.
+    expected = repr(arm)
+    for name in SEED_NEUTRAL_FIELDS:
+        expected = expected.replace(f", {name}={getattr(arm, name)!r}", "")
+    assert seed_text(arm) == expected
+    assert all(f"{name}=" not in expected for name in SEED_NEUTRAL_FIELDS)
+    moved = replace(arm, explore_share=0.2)
+    assert "explore_share=0.2" in seed_text(moved)
+    config = Config(name="seed", seed=1)
+    assert agent_seed(config, arm).entropy == agent_seed(config, replace(arm, share=0.3)).entropy
+    assert agent_seed(config, moved).entropy != agent_seed(config, arm).entropy
