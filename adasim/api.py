@@ -161,6 +161,7 @@ def run(
     progress: bool = False,
     keep_checkpoints: KeepCheckpoints = "latest",
     workers: int | None = None,
+    tuned: PathLike | None = None,
 ) -> RunResult:
     """Run (or resume) the simulated A/B experiment and write its report: ``adasim run``.
 
@@ -179,6 +180,9 @@ def run(
             snapshots stay, for :func:`ope`) or ``"all"`` (every day's).
         workers: Replaces ``experiment.workers`` (0: the cores available, at most 3);
             results do not depend on it.
+        tuned: A ``tuned.json`` of ``adasim tune`` (``--tuned``): its arms' ``lr`` and
+            ``embed_dim`` replace the config's, the run folder keeps a copy, and arms
+            tuned with different budgets give a warning (stored in the copy).
 
     Returns:
         The :class:`~adasim.results.RunResult`: ``print(result.table)`` is the table
@@ -207,9 +211,17 @@ def run(
         _fail("config.arms", {}, "must name the control and the treatment arm ([arms.NAME])")
 
     from adasim.jobs.run_analysis import analyse_run
+    from adasim.jobs.tuned_run import apply_tuned, record_tuned_run
     from adasim.registry import build_agent, check_agents
     from simulator.experiment import run_experiment
 
+    tuned_run = None if tuned is None else apply_tuned(cfg, _path(tuned, "tuned"), "tuned")
+    if tuned_run is not None:
+        cfg = tuned_run.config
+        if tuned_run.warning:
+            import warnings
+
+            warnings.warn(tuned_run.warning, stacklevel=2)
     check_agents(cfg)  # a custom agent's factory imports, before any work
     layout = run_experiment(
         cfg,
@@ -219,6 +231,8 @@ def run(
         fresh=fresh,
         keep_checkpoints=keep_checkpoints,
     )
+    if tuned_run is not None:  # before the analysis: the report reads it
+        record_tuned_run(tuned_run, layout.root)
     analysis = analyse_run(cfg, layout.root)
     return RunResult(layout.root, analysis.report, read_summary(analysis.report), cfg)
 

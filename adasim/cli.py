@@ -13,7 +13,16 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from adasim.commands import diagnose, fingerprint, offline, ope, report, simulate, sweep
+from adasim.commands import (
+    diagnose,
+    fingerprint,
+    offline,
+    ope,
+    report,
+    simulate,
+    sweep,
+    tune,
+)
 from adasim.commands import run as run_command
 from simulator.errors import AdasimError
 
@@ -26,6 +35,7 @@ COMMANDS: list[ModuleType] = [
     sweep,
     fingerprint,
     diagnose,
+    tune,
 ]
 """Command modules, in the order ``adasim --help`` lists them."""
 

@@ -51,6 +51,7 @@ RUN_ENTRIES: frozenset[str] = frozenset(
         "figures",
         "ope",
         "history",
+        "tuned.json",
     }
 )
 """Everything adasim writes at the top of a run folder; ``fresh`` removes only these."""

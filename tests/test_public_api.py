@@ -240,6 +240,13 @@ PUBLIC: dict[str, set[str]] = {
         "welch_from_stats",
         "welch_from_values",
         "write_report",
+        "ArmExposure",
+        "DailyExposure",
+        "ExposureConfig",
+        "arm_exposure",
+        "daily_exposure",
+        "head_items",
+        "release_days",
     },
     "analysis.ope": {
         "BanditFeedback",

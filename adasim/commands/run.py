@@ -36,6 +36,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     add_overrides_argument(p, "arms.treatment.k=3")
     p.add_argument(
+        "--tuned",
+        metavar="FILE",
+        help="apply the lr and embed_dim that `adasim tune` chose (its tuned.json) to the "
+        "arms it names, after --set; the run's config.toml records them and the run folder "
+        "keeps a copy of the file",
+    )
+    p.add_argument(
         "--fresh",
         action="store_true",
         help="start over: first remove what adasim wrote in the run directory (only a "
@@ -54,7 +61,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Load the config, run or resume the experiment, analyse it, print the table."""
+    import sys
+
     from adasim.jobs.run_analysis import analyse_run
+    from adasim.jobs.tuned_run import apply_tuned, record_tuned_run
     from adasim.registry import build_agent, check_agents
     from simulator.config import load_config
     from simulator.experiment import run_experiment
@@ -65,6 +75,11 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None:
         overrides.append(f"experiment.workers={args.workers}")
     config = load_config(args.config, overrides)
+    tuned = None if args.tuned is None else apply_tuned(config, args.tuned)
+    if tuned is not None:
+        config = tuned.config
+        if tuned.warning:
+            print(f"adasim run: warning: {tuned.warning}", file=sys.stderr)
     check_agents(config)  # a custom agent's factory imports, before any work
     out = Path(args.out) if args.out else Path("runs") / config.name
     layout = run_experiment(
@@ -75,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
         fresh=args.fresh,
         keep_checkpoints=args.keep_checkpoints,
     )
+    # Before the analysis: the report reads the run's tuned.json (adasim.jobs.tuned_run).
+    if tuned is not None:
+        record_tuned_run(tuned, layout.root)
     result = analyse_run(config, layout.root)
     print(
         f"\n{config.name}: seed {config.seed}, {config.experiment.days} days after "

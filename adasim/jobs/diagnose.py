@@ -510,7 +510,7 @@ class DiagnoseResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         js, md = out / "diagnostics.json", out / "diagnostics.md"
-        js.write_text(json.dumps(_clean(self.to_dict()), indent=2) + "\n", encoding="utf-8")
+        js.write_text(json.dumps(json_ready(self.to_dict()), indent=2) + "\n", encoding="utf-8")
         md.write_text(self.to_markdown(), encoding="utf-8")
         return js, md
 
@@ -521,12 +521,12 @@ def _fmt(x: float, signed: bool = False) -> str:
     return f"{x:+.4f}" if signed else f"{x:.4f}"
 
 
-def _clean(x: Any) -> Any:
+def json_ready(x: Any) -> Any:
     """Strict JSON: non-finite floats as null, numpy scalars as Python numbers."""
     if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
+        return {k: json_ready(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
+        return [json_ready(v) for v in x]
     if isinstance(x, np.generic):
         x = x.item()
     if isinstance(x, float) and not math.isfinite(x):
@@ -960,6 +960,7 @@ __all__ = [
     "curve_log_error",
     "diagnose_curve",
     "diagnose_log",
+    "json_ready",
     "labels_and_cohorts",
     "load_aligned",
     "long_tail_shares",

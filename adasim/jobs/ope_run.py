@@ -34,6 +34,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from tqdm import tqdm
 
+from analysis.exposure import HEAD_SHARE
 from analysis.metrics import load_events
 from analysis.ope import (
     OPEComparisonTable,
@@ -52,9 +53,6 @@ from simulator.errors import ConfigError, SimulationError
 from simulator.experiment import RunLayout, build_world
 from simulator.types import RequestBatch
 from simulator.world import World
-
-HEAD_SHARE = 0.2
-"""Items in the top 20% of pre-period exposure are the head; the rest (and new items) the tail."""
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,24 @@ statistics themselves live in :mod:`analysis`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from adasim.jobs.retrieval_recall import RecallResult, treatment_recall
+from adasim.jobs.tuned_run import tuning_note
 from analysis.abtest import ABConfig, analyze_experiment
+from analysis.exposure import (
+    EXPOSURE_COLUMNS,
+    HEAD_SHARE,
+    ExposureConfig,
+    arm_exposure,
+    daily_exposure,
+    head_items,
+    release_days,
+)
 from analysis.lift_table import LiftTable, joint_lifts, lift_cells
 from analysis.metrics import MetricsWindow, load_events, user_metrics
 from analysis.report import Report, ReportConfig, ReportSection, write_report
@@ -24,7 +35,7 @@ from analysis.tables import load_users, read_table
 from analysis.twin import twin_effects_from_runs
 from simulator.config import Config, load_config
 from simulator.errors import ConfigError
-from simulator.experiment import VARIANTS, RunLayout
+from simulator.experiment import VARIANTS, RunLayout, build_world
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,78 @@ def run_report_config(config: Config, overrides: ReportOverrides | None = None) 
         ab=_pair(config, cfg.ab, cfg.ab.treatment),
         title=f"{config.name}: {cfg.ab.treatment} vs {cfg.ab.control}",
     )
+
+
+_DAY_COLUMNS = ["arm", "day", "n_impressions", "coverage", "n_items", "coverage_share", "gini"]
+"""The per-day table of the report: coverage and concentration (summary.json has all)."""
+
+
+def _exposure(
+    config: Config, layout: RunLayout, events: pd.DataFrame, window: MetricsWindow
+) -> tuple[list[ReportSection], dict[str, Any]]:
+    """The exposure sections of the report and the ``exposure`` entry of ``summary.json``.
+
+    The head is the experiment's pre-period's (the history's when the run has none): a
+    property of the world before the test, so report options never move it. The twins
+    share the A/B run's catalogue and head, and are arms of their own.
+    """
+    exp = config.experiment
+    history = layout.history() / "events"
+    if exp.pre_days > 0:
+        before = events[events["day"] < exp.pre_days]
+        reference = f"the pre-period (the days before day {exp.pre_days})"
+    elif history.is_dir():
+        before = load_events(history, columns=["item_id"])
+        reference = "the history (the logged past before day 0)"
+    else:  # nothing was shown before the test: no item is head
+        before = events.iloc[:0]
+        reference = "before the experiment (none: no pre-period, no history)"
+    head = head_items(before, HEAD_SHARE)
+    logs = [events[list(EXPOSURE_COLUMNS)]]
+    if exp.twin:
+        for variant in VARIANTS[1:]:
+            twin = load_events(layout.events(variant) / "events", columns=list(EXPOSURE_COLUMNS))
+            logs.append(twin.assign(arm=variant.replace("_", ":", 1)))
+    log = pd.concat(logs, ignore_index=True)
+    release = release_days(
+        read_table(layout.root / "items.parquet", ["item_id", "release_day"], what="items")
+    )
+    rules = ExposureConfig(start_day=window.start_day, end_day=window.end_day)
+    arms = arm_exposure(log, release, head, rules)
+    days = daily_exposure(log, release, head, rules)
+    text = (
+        f"What each arm showed over days {rules.start_day} to {rules.end_day - 1}"
+        + (", with the twin worlds (everyone on one agent) as arms twin:*" if exp.twin else "")
+        + ". Coverage: distinct items shown a day, and its share of the catalogue released "
+        "by then; Gini of exposure over that catalogue (items not shown count as zero). "
+        f"New items: released fewer than {rules.new_item_days} days before. Tail: outside "
+        f"the head, the {HEAD_SHARE:.0%} most shown items of {reference} ({len(head)} "
+        "items); new items are tail. Dislikes per 1,000 impressions split by the "
+        f"probability of the pick: exploration when pscore < {rules.exploration_pscore}, "
+        "exploitation otherwise."
+    )
+    sections = [
+        ReportSection("Exposure", text=text, table=arms.to_pandas(), key="exposure"),
+        ReportSection(
+            "Exposure by day",
+            text="Catalogue coverage and exposure Gini per arm and day.",
+            table=days.to_pandas()[_DAY_COLUMNS],
+            key="exposure_by_day",
+        ),
+    ]
+    summary = {
+        "config": {**asdict(rules), "head_share": HEAD_SHARE, "n_head_items": len(head)},
+        "arms": arms.to_dicts(),
+        "days": days.to_dicts(),
+    }
+    return sections, summary
+
+
+def _retrieval_recall(config: Config, layout: RunLayout) -> list[RecallResult]:
+    """Recall@N of the treatment's retrieval per experiment day (empty without one)."""
+    if not layout.serving(config.experiment.pre_days).is_file():
+        return []
+    return treatment_recall(config, layout.root, build_world(config))
 
 
 def finished_run_config(root: str | Path) -> Config | None:
@@ -193,7 +276,10 @@ def analyse_run(
     other_cells: dict[str, list[dict[str, Any]]] = {}
     # The log is read once: the other arms' tables and the report share it.
     users = load_users(layout.root / "users.parquet")
-    events = load_events(layout.root / "events", columns=[*REQUIRED_EVENT_COLUMNS, "arm"])
+    events = load_events(
+        layout.root / "events",
+        columns=list(dict.fromkeys([*REQUIRED_EVENT_COLUMNS, *EXPOSURE_COLUMNS])),
+    )
     per_user = user_metrics(events, users, window) if others else None
     for arm in others:
         assert per_user is not None
@@ -210,6 +296,28 @@ def analyse_run(
                 key=f"arm_{arm}",
             )
         )
+    note = tuning_note(layout.root)
+    if note is not None:
+        sections.append(ReportSection("Tuning", text=note, key="tuning"))
+    exposure_sections, exposure = _exposure(config, layout, events, window)
+    sections += exposure_sections
+    recall = _retrieval_recall(config, layout)
+    if recall:
+        sections.append(
+            ReportSection(
+                f"Retrieval recall of {treatment}",
+                text=(
+                    f"At the start of each experiment day, for {recall[0].n_users} sampled "
+                    "users: the share of each user's N truly best released songs (the "
+                    "world's affinity, the oracle's ranking) among the N songs the treatment's "
+                    "retrieval returns (N = its n_candidates), beside the same for its N most "
+                    "shown songs (popularity: the same list for everyone), and the distinct "
+                    "songs retrieved over the sample (N: no personalisation)."
+                ),
+                table=pd.DataFrame([asdict(r) for r in recall]),
+                key="retrieval_recall",
+            )
+        )
     report = write_report(
         events,
         users,
@@ -224,8 +332,10 @@ def analyse_run(
     summary = json.loads(report.summary.read_text())
     if other_cells:
         summary["other_arms_lift_tables"] = other_cells
+    summary["exposure"] = exposure
+    summary["retrieval_recall"] = [asdict(r) for r in recall]
     summary["seed"] = config.seed
-    report.summary.write_text(json.dumps(summary, indent=2, sort_keys=True))
+    report.summary.write_text(json.dumps(summary, indent=2, sort_keys=True, allow_nan=False))
     return RunAnalysis(
         table=report.lift_table, report_md=report.markdown, summary=report.summary, report=report
     )

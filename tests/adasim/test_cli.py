@@ -176,11 +176,11 @@ def test_readme_names_the_commands_that_take_set() -> None:
         for name, sub in _subparsers().items()
         if any("--set" in a.option_strings for a in sub._actions)
     }
-    assert takes_set == {"run", "simulate", "sweep", "diagnose"}
+    assert takes_set == {"run", "simulate", "sweep", "diagnose", "tune"}
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert (
-        "The commands that read a config file, `run`, `simulate`, `diagnose` and `sweep`, take"
-        in readme
+        "The commands that read a config file, `run`, `simulate`, `diagnose`, `tune` and "
+        "`sweep`, take" in readme
     )
     assert "Every command takes `--set" not in readme
     assert "(in --set)" in readme

@@ -155,6 +155,50 @@ def test_marks_agree_with_the_summary(finished_run: tuple[Path, Path, str]) -> N
     assert page.count(">!</strong>") == misses
 
 
+def test_every_run_reports_its_exposure(finished_run: tuple[Path, Path, str]) -> None:
+    """The exposure sections are in report.md and report.html, with the twins as arms; the
+    summary has every arm and day, in strict JSON."""
+    _, written, _ = finished_run
+    md = (written / "report.md").read_text()
+    assert "\n## Exposure\n" in md
+    assert "\n## Exposure by day\n" in md
+    assert "| twin:treatment | 3 |" in md  # the twin everyone-on-treatment world, 3 days
+    page = (written / "report.html").read_text()
+    assert "<h2>Exposure</h2>" in page
+    assert "<h2>Exposure by day</h2>" in page
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"summary.json holds {name}")
+
+    summary = json.loads((written / "summary.json").read_text(), parse_constant=no_constants)
+    exposure = summary["exposure"]
+    arms = ["control", "treatment", "twin:control", "twin:treatment"]
+    assert [r["arm"] for r in exposure["arms"]] == arms
+    # quick: one pre-period day (0), then the experiment's three days.
+    assert [(r["arm"], r["day"]) for r in exposure["days"]] == [
+        (a, d) for a in arms for d in (1, 2, 3)
+    ]
+    assert exposure["config"]["start_day"] == 1
+    for row in exposure["arms"]:
+        assert row["n_impressions"] == row["n_exploration"] + row["n_exploitation"] > 0
+        assert 0 < row["min_coverage"] <= row["mean_coverage"] <= row["coverage"]
+    assert {"exposure", "exposure_by_day"} <= set(summary["extra_sections"])
+
+
+def test_every_run_reports_the_treatments_retrieval_recall(
+    finished_run: tuple[Path, Path, str],
+) -> None:
+    _, written, _ = finished_run
+    assert "\n## Retrieval recall of treatment\n" in (written / "report.md").read_text()
+    summary = json.loads((written / "summary.json").read_text())
+    rows = summary["retrieval_recall"]
+    assert [r["day"] for r in rows] == [1, 2, 3]
+    for row in rows:
+        assert 0 <= row["popularity_recall"] <= 1
+        assert 0 <= row["recall"] <= 1
+        assert row["n"] <= row["distinct_retrieved"] <= row["n"] * row["n_users"]
+
+
 def test_options_apply_on_top_of_the_run(
     finished_run: tuple[Path, Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "bias",
     "cuped",
+    "exposure",
     "harness",
     "multiple_testing",
     "power",
