@@ -245,16 +245,7 @@ def _check_batch_size(
         rng = np.random.default_rng(seed)
         for start in range(0, n, size):
             rows = slice(start, start + size)
-            part = RequestBatch(
-                minute=requests.minute,
-                day=requests.day,
-                arm=requests.arm,
-                user_ids=requests.user_ids[rows],
-                session_ids=requests.session_ids[rows],
-                steps=requests.steps[rows],
-                n_items=requests.n_items,
-            )
-            rec = _serve(split_agent, part, rng)
+            rec = _serve(split_agent, requests.take(rows), rng)
             same_item = np.asarray(rec.item_ids) == np.asarray(whole.item_ids)[rows]
             p_whole = np.asarray(whole.pscore)[rows][same_item]
             p_part = np.asarray(rec.pscore)[same_item]

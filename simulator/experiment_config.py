@@ -32,17 +32,20 @@ AGENT_KINDS: tuple[str, ...] = get_args(AgentKind)
 _DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
 _FACTORY_PATH = re.compile(rf"{_DOTTED}:{_DOTTED}")
 
-SEED_NEUTRAL_FIELDS: tuple[str, ...] = (
-    "retrieval_loss",
-    "retrieval_negatives",
-    "retrieval_temperature",
-    "explore_share",
-    "explore_source",
-    "fresh_days",
-    "rowwise_embeddings",
-)
-"""Arm options added after the agents' seed rule was fixed: at their defaults they are
-left out of the seed digest (``simulator.experiment.agent_seed``). A new option goes here."""
+SEED_NEUTRAL_VALUES: dict[str, object] = {
+    "retrieval_loss": "pointwise",
+    "retrieval_negatives": 256,
+    "retrieval_temperature": 0.05,
+    "explore_share": 0.0,
+    "explore_source": "uniform",
+    "fresh_days": 7,
+    "rowwise_embeddings": False,
+}
+"""Arm options added after the agents' seed rule was fixed, with the value that gives the
+agent as it was before the option existed: at that value an option is left out of the seed
+digest (``simulator.experiment.agent_seed``), whatever the current default, so a config
+keeps its agents' seeds when an option is added or a default moves. A new option goes
+here with its neutral value."""
 
 N_VARIANTS = 3
 """Parallel parts of an experiment: the A/B run and the two twins."""
@@ -100,9 +103,8 @@ class ArmConfig:
             positive feedback (finish or like; in-batch plus ``retrieval_negatives``
             uniform negatives, log-Q corrected, cosine scores: ``agents/sampled_softmax.py``)
             or ``pointwise`` (binary cross-entropy of the first task on the arm's own
-            impressions). The defaults of this field, ``explore_share`` and
-            ``rowwise_embeddings`` keep the earlier agent until the measured comparison of
-            docs/results/agents.md picks new ones (issue 14).
+            impressions; the default: the sampled softmax retrieved no more personal lists
+            and cost duration in the measured comparison, docs/results/agents.md).
         retrieval_negatives: Uniform negatives per mini-batch of the sampled softmax.
         retrieval_temperature: Temperature of the sampled softmax's cosine scores.
         n_candidates: Items per request passed to ranking (retrieved plus exploration).
@@ -113,12 +115,16 @@ class ArmConfig:
         fresh_days: Age in days below which a song counts as fresh.
         exploration: Serving policy over the ranking scores.
         temperature: Softmax temperature over the ranking score (a probability scale).
+            0.2, with ``explore_share`` 0.2: the serving policy that keeps daily coverage
+            above a quarter of the oracle's in the default world (docs/results/agents.md;
+            0.05 showed 23-130 songs a day, 0.1 76-440, the oracle 454-496).
         epsilon: Exploration rate of epsilon-greedy.
         tasks: Ranking tasks (multi-task head); the first is the one retrieval learns.
         score_weights: Serving score = sum of weight * predicted probability per task.
         embed_dim: Embedding size of both stages.
         hidden_dims: Deep network widths.
-        lr: Adam learning rate of both stages.
+        lr: Adam learning rate of both stages (0.005: what ``adasim tune`` chose for both
+            arms of the default config, docs/tuning.md).
         batch_size: Mini-batch size of online updates.
         k: Masked copies per example (AdaF²M²).
         alpha: Weight of the auxiliary masked loss (AdaF²M²).
@@ -147,17 +153,17 @@ class ArmConfig:
     retrieval_negatives: int = 256
     retrieval_temperature: float = 0.05
     n_candidates: int = 20
-    explore_share: float = 0.0
+    explore_share: float = 0.2
     explore_source: ExploreSourceName = "uniform"
     fresh_days: int = 7
     exploration: ExplorationName = "softmax"
-    temperature: float = 0.05
+    temperature: float = 0.2
     epsilon: float = 0.05
     tasks: tuple[TaskName, ...] = ("finish", "like", "comment", "dislike")
     score_weights: tuple[float, ...] = (1.0, 0.5, 0.5, -0.5)
     embed_dim: int = 8
     hidden_dims: tuple[int, ...] = (64, 32)
-    lr: float = 0.002
+    lr: float = 0.005
     batch_size: int = 256
     k: int = 2
     alpha: float = 0.2
@@ -169,7 +175,7 @@ class ArmConfig:
     history_train_rows: int = 300_000
     history_epochs: int = 1
     id_capacity: int = 32_768
-    rowwise_embeddings: bool = False
+    rowwise_embeddings: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.agent, str) or not (

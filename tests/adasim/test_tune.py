@@ -461,7 +461,8 @@ def test_the_note_says_when_the_run_did_not_use_the_tuned_values(
     (tmp_path / "config.toml").write_text(config.to_toml(), encoding="utf-8")
     note = tuning_note(tmp_path)
     assert note is not None
-    assert "does not match this run's config.toml (arms.control.lr is 0.002, tuned 0.01)" in note
+    lr = config.arms["control"].lr  # the config's own, not the tuned 0.01
+    assert f"does not match this run's config.toml (arms.control.lr is {lr}, tuned 0.01)" in note
 
 
 def test_the_api_checks_the_tuned_file_before_any_work(tmp_path: Path, tiny_toml: Path) -> None:

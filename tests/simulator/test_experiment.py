@@ -193,17 +193,19 @@ def test_options_added_later_leave_the_agent_seed_alone_at_their_defaults() -> N
 
     from simulator.config import Config
     from simulator.experiment import agent_seed, seed_text
-    from simulator.experiment_config import SEED_NEUTRAL_FIELDS, ArmConfig
+    from simulator.experiment_config import SEED_NEUTRAL_VALUES, ArmConfig
 
-    arm = ArmConfig()
+    arm = replace(ArmConfig(), **SEED_NEUTRAL_VALUES)  # the agent before these options
     # Exactly the repr the digest was taken over before these options existed.
     expected = repr(arm)
-    for name in SEED_NEUTRAL_FIELDS:
+    for name in SEED_NEUTRAL_VALUES:
         expected = expected.replace(f", {name}={getattr(arm, name)!r}", "")
     assert seed_text(arm) == expected
-    assert all(f"{name}=" not in expected for name in SEED_NEUTRAL_FIELDS)
-    moved = replace(arm, explore_share=0.2)
-    assert "explore_share=0.2" in seed_text(moved)
+    assert all(f"{name}=" not in expected for name in SEED_NEUTRAL_VALUES)
+    # Today's defaults differ from the neutral values: they are in the digest.
+    assert "explore_share=0.2" in seed_text(ArmConfig())
+    moved = replace(arm, explore_share=0.3)
+    assert "explore_share=0.3" in seed_text(moved)
     config = Config(name="seed", seed=1)
     assert agent_seed(config, arm).entropy == agent_seed(config, replace(arm, share=0.3)).entropy
     assert agent_seed(config, moved).entropy != agent_seed(config, arm).entropy
