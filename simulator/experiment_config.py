@@ -117,7 +117,7 @@ class ArmConfig:
         temperature: Softmax temperature over the ranking score (a probability scale).
             0.2, with ``explore_share`` 0.2: the serving policy that keeps daily coverage
             above a quarter of the oracle's in the default world (docs/results/agents.md;
-            0.05 showed 23-130 songs a day, 0.1 76-440, the oracle 454-496).
+            0.05 showed 23-130 songs a day, 0.1 76-1,030, the oracle 454-496).
         epsilon: Exploration rate of epsilon-greedy.
         tasks: Ranking tasks (multi-task head); the first is the one retrieval learns.
         score_weights: Serving score = sum of weight * predicted probability per task.
@@ -196,12 +196,6 @@ class ArmConfig:
         ):
             if getattr(self, name) < 1:
                 _fail(name, getattr(self, name), "must be >= 1")
-        if self.explore_slots >= self.n_candidates and self.explore_slots:
-            _fail(
-                "explore_share",
-                self.explore_share,
-                f"must leave at least one retrieved candidate of n_candidates == {self.n_candidates}",
-            )
         if self.warm_start_epochs < 0:
             _fail("warm_start_epochs", self.warm_start_epochs, "must be >= 0")
         for name in ("replay_rows", "history_train_rows", "history_epochs"):
@@ -215,6 +209,12 @@ class ArmConfig:
             _fail("retrieval_temperature", self.retrieval_temperature, "must be > 0")
         if not 0.0 <= self.explore_share < 1.0:
             _fail("explore_share", self.explore_share, "must be in [0, 1)")
+        if self.explore_slots >= self.n_candidates and self.explore_slots:
+            _fail(
+                "explore_share",
+                self.explore_share,
+                f"must leave at least one retrieved candidate of n_candidates == {self.n_candidates}",
+            )
         if not (self.lr > 0 and math.isfinite(self.lr)):
             _fail("lr", self.lr, "must be > 0")
         if not self.tasks or len(set(self.tasks)) != len(self.tasks):

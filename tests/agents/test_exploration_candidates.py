@@ -105,3 +105,18 @@ def test_fresh_source_draws_the_songs_of_the_last_days(world: World) -> None:
 
 def test_an_exploring_agent_passes_the_conformance_checks(world: World) -> None:
     check_recommender(TwoStage(world.observable, ARM, 4), world.observable)
+
+
+@pytest.mark.parametrize(
+    ("share", "message"),
+    [
+        (float("nan"), r"explore_share == nan, must be in \[0, 1\)"),
+        (1.0, r"explore_share == 1.0, must be in \[0, 1\)"),
+        (0.9, r"explore_share == 0.9, must leave at least one retrieved candidate"),
+    ],
+)
+def test_bad_exploration_shares_are_one_line_errors(share: float, message: str) -> None:
+    from simulator.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        ArmConfig(explore_share=share, n_candidates=4)
