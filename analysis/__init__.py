@@ -17,6 +17,7 @@ from analysis.exposure import (
     ExposureConfig,
     arm_exposure,
     daily_exposure,
+    exposure_tables,
     head_items,
     release_days,
 )
@@ -162,6 +163,7 @@ __all__ = [
     "daily_exposure",
     "daily_user_metrics",
     "exposure_bias",
+    "exposure_tables",
     "forest_plot",
     "gini",
     "group_sequential_relative",

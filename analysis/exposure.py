@@ -237,9 +237,7 @@ def daily_exposure(
     Raises:
         AnalysisError: An item id outside the catalogue, or shown before its release day.
     """
-    arms, tables = _arm_tables(events, release_day, head, config)
-    records = [_day_record(arm, day, tables) for arm in arms for day in _days(config)]
-    return ResultCollection(records, "Exposure by arm and day")
+    return exposure_tables(events, release_day, head, config)[1]
 
 
 def arm_exposure(
@@ -262,11 +260,26 @@ def arm_exposure(
     Raises:
         AnalysisError: An item id outside the catalogue, or shown before its release day.
     """
+    return exposure_tables(events, release_day, head, config)[0]
+
+
+def exposure_tables(
+    events: pd.DataFrame,
+    release_day: ArrayLike,
+    head: ArrayLike,
+    config: ExposureConfig,
+) -> tuple[ResultCollection[ArmExposure], ResultCollection[DailyExposure]]:
+    """:func:`arm_exposure` and :func:`daily_exposure` from one pass over ``events``.
+
+    The report needs both; the per-arm figures are built from the same day records.
+    """
     arms, tables = _arm_tables(events, release_day, head, config)
     last = config.end_day - 1
     records = []
+    daily: list[DailyExposure] = []
     for arm in arms:
         days = [_day_record(arm, day, tables) for day in _days(config)]
+        daily += days
         ev = tables.events[tables.events["arm"] == arm]
         exposure = np.bincount(ev["item_id"].to_numpy(), minlength=tables.release_day.size)
         exposure = exposure[tables.release_day <= last]
@@ -292,7 +305,10 @@ def arm_exposure(
                 dislikes_per_1000_exploitation=split.per_1000_exploitation,
             )
         )
-    return ResultCollection(records, "Exposure by arm")
+    return (
+        ResultCollection(records, "Exposure by arm"),
+        ResultCollection(daily, "Exposure by arm and day"),
+    )
 
 
 @dataclass(frozen=True)
@@ -424,6 +440,7 @@ __all__ = [
     "ExposureConfig",
     "arm_exposure",
     "daily_exposure",
+    "exposure_tables",
     "head_items",
     "release_days",
 ]

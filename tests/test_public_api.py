@@ -245,6 +245,7 @@ PUBLIC: dict[str, set[str]] = {
         "ExposureConfig",
         "arm_exposure",
         "daily_exposure",
+        "exposure_tables",
         "head_items",
         "release_days",
     },

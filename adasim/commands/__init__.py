@@ -7,6 +7,9 @@ A command module exposes ``add_parser(subparsers) -> argparse.ArgumentParser`` a
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
+
+from simulator.errors import ConfigError
 
 
 def add_overrides_argument(parser: argparse.ArgumentParser, example: str) -> None:
@@ -21,4 +24,11 @@ def add_overrides_argument(parser: argparse.ArgumentParser, example: str) -> Non
     )
 
 
-__all__ = ["add_overrides_argument"]
+def check_counts(options: Iterable[tuple[str, int]]) -> None:
+    """A one-line error for the first ``(option, value)`` whose value is below 1."""
+    for option, value in options:
+        if value < 1:
+            raise ConfigError(f"{option} == {value}, must be >= 1")
+
+
+__all__ = ["add_overrides_argument", "check_counts"]

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from adasim.commands import add_overrides_argument
+from adasim.commands import add_overrides_argument, check_counts
 from simulator.errors import ConfigError
 
 NAME = "diagnose"
@@ -101,14 +101,14 @@ def parse_curve(text: str | None) -> tuple[int, ...]:
 
 
 def _check_counts(args: argparse.Namespace) -> None:
-    for option, value in (
-        ("--seeds", args.seeds),
-        ("--epochs", args.epochs),
-        ("--batch-size", args.batch_size),
-        ("--warm-min-samples", args.warm_min_samples),
-    ):
-        if value < 1:
-            raise ConfigError(f"{option} == {value}, must be >= 1")
+    check_counts(
+        (
+            ("--seeds", args.seeds),
+            ("--epochs", args.epochs),
+            ("--batch-size", args.batch_size),
+            ("--warm-min-samples", args.warm_min_samples),
+        )
+    )
 
 
 def run(args: argparse.Namespace) -> int:

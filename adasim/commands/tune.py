@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from adasim.commands import add_overrides_argument
+from adasim.commands import add_overrides_argument, check_counts
 from simulator.errors import ConfigError
 
 NAME = "tune"
@@ -130,15 +130,15 @@ def budget_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~adasim.jobs.tune.TuneBudget` of the options (checked)."""
     from adasim.jobs.tune import DEFAULT_EMBED_DIMS, PAPER_LRS, TuneBudget
 
-    for option, value in (
-        ("--epochs", args.epochs),
-        ("--patience", args.patience),
-        ("--batch-size", args.batch_size),
-        ("--train-rows", args.train_rows),
-        ("--valid-rows", args.valid_rows),
-    ):
-        if value < 1:
-            raise ConfigError(f"{option} == {value}, must be >= 1")
+    check_counts(
+        (
+            ("--epochs", args.epochs),
+            ("--patience", args.patience),
+            ("--batch-size", args.batch_size),
+            ("--train-rows", args.train_rows),
+            ("--valid-rows", args.valid_rows),
+        )
+    )
     lrs = PAPER_LRS if args.lr is None else parse_list(args.lr, "--lr", float)
     dims = (
         DEFAULT_EMBED_DIMS

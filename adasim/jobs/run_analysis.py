@@ -21,8 +21,7 @@ from analysis.exposure import (
     EXPOSURE_COLUMNS,
     HEAD_SHARE,
     ExposureConfig,
-    arm_exposure,
-    daily_exposure,
+    exposure_tables,
     head_items,
     release_days,
 )
@@ -32,7 +31,7 @@ from analysis.report import Report, ReportConfig, ReportSection, write_report
 from analysis.report_overrides import ReportOverrides
 from analysis.schema import REQUIRED_EVENT_COLUMNS
 from analysis.tables import load_users, read_table
-from analysis.twin import twin_effects_from_runs
+from analysis.twin import twin_effects
 from simulator.config import Config, load_config
 from simulator.errors import ConfigError
 from simulator.experiment import VARIANTS, RunLayout, build_world
@@ -112,8 +111,25 @@ _DAY_COLUMNS = ["arm", "day", "n_impressions", "coverage", "n_items", "coverage_
 """The per-day table of the report: coverage and concentration (summary.json has all)."""
 
 
+def _twin_logs(layout: RunLayout) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Each twin world's events (the columns the report reads) and users, by variant."""
+    columns = list(dict.fromkeys([*REQUIRED_EVENT_COLUMNS, *EXPOSURE_COLUMNS]))
+    out = {}
+    for variant in VARIANTS[1:]:
+        root = layout.events(variant)
+        out[variant] = (
+            load_events(root / "events", columns=columns),
+            load_users(root / "users.parquet"),
+        )
+    return out
+
+
 def _exposure(
-    config: Config, layout: RunLayout, events: pd.DataFrame, window: MetricsWindow
+    config: Config,
+    layout: RunLayout,
+    events: pd.DataFrame,
+    window: MetricsWindow,
+    twin_logs: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
 ) -> tuple[list[ReportSection], dict[str, Any]]:
     """The exposure sections of the report and the ``exposure`` entry of ``summary.json``.
 
@@ -134,17 +150,14 @@ def _exposure(
         reference = "before the experiment (none: no pre-period, no history)"
     head = head_items(before, HEAD_SHARE)
     logs = [events[list(EXPOSURE_COLUMNS)]]
-    if exp.twin:
-        for variant in VARIANTS[1:]:
-            twin = load_events(layout.events(variant) / "events", columns=list(EXPOSURE_COLUMNS))
-            logs.append(twin.assign(arm=variant.replace("_", ":", 1)))
+    for variant, (twin, _) in twin_logs.items():
+        logs.append(twin[list(EXPOSURE_COLUMNS)].assign(arm=variant.replace("_", ":", 1)))
     log = pd.concat(logs, ignore_index=True)
     release = release_days(
         read_table(layout.root / "items.parquet", ["item_id", "release_day"], what="items")
     )
     rules = ExposureConfig(start_day=window.start_day, end_day=window.end_day)
-    arms = arm_exposure(log, release, head, rules)
-    days = daily_exposure(log, release, head, rules)
+    arms, days = exposure_tables(log, release, head, rules)
     text = (
         f"What each arm showed over days {rules.start_day} to {rules.end_day - 1}"
         + (", with the twin worlds (everyone on one agent) as arms twin:*" if exp.twin else "")
@@ -224,9 +237,12 @@ def analyse_run(
     control, treatment = ab.control, ab.treatment
     truth = None
     sections: list[ReportSection] = []
+    # Each twin log is read once: the true effects and the exposure sections share it.
+    twin_logs = _twin_logs(layout) if exp.twin else {}
     if exp.twin:
-        twin_truth = twin_effects_from_runs(
-            layout.events("twin_control"), layout.events("twin_treatment"), window
+        (c_events, c_users), (t_events, t_users) = twin_logs.values()
+        twin_truth = twin_effects(
+            user_metrics(c_events, c_users, window), user_metrics(t_events, t_users, window)
         )
         # The twins ran the configured pair: their truth is the headline's only for it.
         if (control, treatment) == (exp.control, exp.treatment):
@@ -299,7 +315,7 @@ def analyse_run(
     note = tuning_note(layout.root)
     if note is not None:
         sections.append(ReportSection("Tuning", text=note, key="tuning"))
-    exposure_sections, exposure = _exposure(config, layout, events, window)
+    exposure_sections, exposure = _exposure(config, layout, events, window, twin_logs)
     sections += exposure_sections
     recall = _retrieval_recall(config, layout)
     if recall:
