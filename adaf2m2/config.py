@@ -20,6 +20,27 @@ FrameworkMode = Literal["adaf2m2", "mask_only", "adapter_only", "ssl_mask", "non
 
 FRAMEWORK_MODES: tuple[str, ...] = get_args(FrameworkMode)
 
+Routing = Literal["joint", "strict", "straight_through"]
+"""Which gradients the main loss sends to the embedding tables (modes with an adapter).
+
+- ``"joint"``: ``L_main = BCE(head(w * v))`` trains embeddings, head and adapter (section
+  3.4 of the paper: the framework, "including embeddings, the deep network, the adapter",
+  is trained with ``L_main``); the embeddings' gradient is scaled by ``w`` (Eq. 5).
+- ``"strict"``: the main forward uses ``v.detach()``: embeddings learn from the masked
+  forwards only (one reading of section 3.3, "the adaptive weights have no influence on
+  feature representation learning"; this project's routing before it had the option).
+- ``"straight_through"``: the main loss reaches the embeddings as ``dL/d(w * v)``, without
+  the factor ``w`` of Eq. 5 (the adapter still learns from ``L_main``).
+"""
+
+ROUTINGS: tuple[str, ...] = get_args(Routing)
+
+AuxReduction = Literal["sum", "mean"]
+"""How ``L_aux`` combines the ``k`` masked copies: ``"sum"`` (Eq. 3 sums over the copies, so
+the auxiliary loss weighs ``k`` times one copy against ``L_main``) or ``"mean"``."""
+
+AUX_REDUCTIONS: tuple[str, ...] = get_args(AuxReduction)
+
 
 def _fail(key: str, value: object, rule: str) -> FrameworkConfigError:
     return FrameworkConfigError(f"AdaF2M2Config.{key} == {value!r}, {rule}")
@@ -31,6 +52,12 @@ class AdaF2M2Config:
 
     Attributes:
         mode: Which framework to build; see :data:`FrameworkMode`.
+        routing: Which gradients ``L_main`` sends to the embeddings; see :data:`Routing`.
+            ``"joint"`` (the default) as section 3.4 of the paper trains the framework;
+            ``"strict"`` needs a mask (in mode ``adapter_only`` the embeddings would never
+            learn).
+        aux_reduction: Sum (Eq. 3, the default) or mean of the ``k`` copies' losses; see
+            :data:`AuxReduction`.
         k: Number of masked copies per example (the paper's ``k``; it gives no value, 2 is
             this project's default: training cost is about ``1 + k`` forwards of ``head``).
         beta: Lower end of the per-copy mask rate ``p ~ U[beta, gamma]`` (paper: 0.1).
@@ -63,6 +90,8 @@ class AdaF2M2Config:
     """
 
     mode: FrameworkMode = "adaf2m2"
+    routing: Routing = "joint"
+    aux_reduction: AuxReduction = "sum"
     k: int = 2
     beta: float = 0.1
     gamma: float = 0.5
@@ -79,6 +108,17 @@ class AdaF2M2Config:
     def __post_init__(self) -> None:
         if self.mode not in FRAMEWORK_MODES:
             raise _fail("mode", self.mode, f"must be one of {FRAMEWORK_MODES}")
+        if self.routing not in ROUTINGS:
+            raise _fail("routing", self.routing, f"must be one of {ROUTINGS}")
+        if self.routing == "strict" and self.mode == "adapter_only":
+            raise _fail(
+                "routing",
+                self.routing,
+                "needs a feature mask: in mode 'adapter_only' the embeddings would get no "
+                "gradient at all (use 'joint' or 'straight_through')",
+            )
+        if self.aux_reduction not in AUX_REDUCTIONS:
+            raise _fail("aux_reduction", self.aux_reduction, f"must be one of {AUX_REDUCTIONS}")
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
             raise _fail("k", self.k, "must be an int >= 1")
         for key in ("beta", "gamma"):

@@ -1,14 +1,23 @@
 """AdaF²M²: a wrapper that arms any base model with the feature mask and the adapter.
 
-The wrapper delegates ``embed`` and ``head`` to the base model (wrap, don't subclass) and
-routes gradients as section 3.3 of the paper argues. With ``v = embed(batch)``:
+The wrapper delegates ``embed`` and ``head`` to the base model (wrap, don't subclass). With
+``v = embed(batch)``:
 
 - **Main forward** (Eq. 6): ``w = adapter(state(v.detach(), counts))``,
-  ``y_adapt = head(w * v.detach())``; ``L_main = BCE(y_adapt, y)``.
+  ``y_adapt = head(a)`` with ``a = w * v`` as :attr:`AdaF2M2Config.routing` says (below);
+  ``L_main = BCE(y_adapt, y)``.
 - **Auxiliary forwards** (Eqs. 2-3): ``k`` masked copies ``v_mask^i = mask(v)``,
-  ``y_mask^i = head(v_mask^i)`` (no ``w``); ``L_aux`` = mean BCE of the ``k`` copies against
-  their own example's labels.
+  ``y_mask^i = head(v_mask^i)`` (no ``w``); ``L_aux`` = the BCE of the ``k`` copies against
+  their own example's labels, summed over the copies (Eq. 3, ``aux_reduction = "sum"``) or
+  averaged (``"mean"``).
 - ``L = L_main + alpha * L_aux``; serving computes ``y_adapt`` only.
+
+Routing of ``L_main`` to the embeddings (modes with an adapter):
+
+- ``joint``: ``a = w * v``; the embeddings' gradient is ``w * dL/da`` (Eq. 5).
+- ``strict``: ``a = w * v.detach()``; the embeddings get exactly zero from ``L_main``.
+- ``straight_through``: ``a = w * v.detach() + (v - v.detach())``: the same value, and the
+  embeddings' gradient is ``dL/da`` (no factor ``w``).
 
 Which parameters each loss updates, per mode (``E`` = base embedding tables, ``M`` = [MASK]
 embeddings, ``G`` = base ``head`` (the paper's ``g``), ``A`` = adapter):
@@ -16,10 +25,10 @@ embeddings, ``G`` = base ``head`` (the paper's ``g``), ``A`` = adapter):
 ============== ======================================= ================================
 mode           L_main updates                          L_aux updates
 ============== ======================================= ================================
-adaf2m2        A, G (``v`` detached: zero grad to E)   E, M, G (no ``w``: zero grad to A)
+adaf2m2        A, G, E (E: zero with ``strict``)       E, M, G (no ``w``: zero grad to A)
 mask_only      E, G  (``L_main = BCE(head(v))``)       E, M, G
-adapter_only   A, G, E (``head(w * v)``; E's gradient  none (no mask)
-               is scaled by ``w``, the paper's Eq. 5)
+adapter_only   A, G, E (``joint`` or                   none (no mask)
+               ``straight_through``)
 none           E, G  (the bare base model)             none
 ============== ======================================= ================================
 
@@ -73,7 +82,8 @@ class AdaF2M2(nn.Module):
     Args:
         base_model: An ``nn.Module`` implementing :class:`~adaf2m2.protocol.WrappableModel`.
         config: Hyper-parameters; ``config.mode`` is one of ``"adaf2m2"``, ``"mask_only"``,
-            ``"adapter_only"``, ``"none"`` (``"ssl_mask"`` is :class:`SSLMask`).
+            ``"adapter_only"``, ``"none"`` (``"ssl_mask"`` is :class:`SSLMask`);
+            ``config.routing`` and ``config.aux_reduction`` as the module docstring says.
         rng: Seed of the mask stream and of the [MASK] initialisation (normalised by
             ``np.random.default_rng``; a ``torch.Generator`` is seeded from it).
 
@@ -184,29 +194,35 @@ class AdaF2M2(nn.Module):
 
     # -- training ---------------------------------------------------------------------
     def aux_loss(self, v: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """``L_aux``: mean BCE of ``k`` masked copies of ``v`` against their own labels.
+        """``L_aux``: BCE of ``k`` masked copies of ``v`` against their own labels.
 
-        The copies are ``(k*B, F, d)`` in k-major order and the labels are repeated in the
-        same order (:func:`~adaf2m2.mask.repeat_k`), so one ``head`` call serves all ``k``.
+        Each copy's loss is the mean over the batch (as ``L_main`` is); the copies' losses
+        are summed (``aux_reduction == "sum"``, Eq. 3) or averaged (``"mean"``). The copies
+        are ``(k*B, F, d)`` in k-major order and the labels are repeated in the same order
+        (:func:`~adaf2m2.mask.repeat_k`), so one ``head`` call serves all ``k``.
         Gradients reach ``v`` (hence the embedding tables), ``[MASK]`` and ``head``.
         """
         assert self.mask is not None
-        v_mask, _ = self.mask(v, self.config.k, self._generator)
-        return multitask_bce(self.head(v_mask), repeat_k(labels, self.config.k), self._task_weights)
+        k = self.config.k
+        v_mask, _ = self.mask(v, k, self._generator)
+        mean = multitask_bce(self.head(v_mask), repeat_k(labels, k), self._task_weights)
+        return mean * k if self.config.aux_reduction == "sum" else mean
+
+    def _adapted(self, v: torch.Tensor, batch: FeatureBatch) -> torch.Tensor:
+        """``a = w * v`` with the embeddings' gradient routed as ``config.routing`` says."""
+        w = self._weights_from(v, batch).unsqueeze(-1)
+        if self.config.routing == "strict":
+            return w * v.detach()
+        if self.config.routing == "straight_through":
+            # Value w * v (v - v.detach() is exactly zero); gradient to v is dL/da, no w.
+            return w * v.detach() + (v - v.detach())
+        return w * v
 
     def loss_tensors(self, batch: FeatureBatch) -> LossTensors:
         """All loss parts of a batch as graph-attached tensors (see the module table)."""
         labels = require_labels(batch, self.n_tasks).to(batch.fields.device)
         v = self.embed(batch)
-        if self.mode == "adaf2m2":
-            # v.detach(): the adaptive weights must not scale the embeddings' gradients
-            # (the paper's Eq. 5); embeddings learn from the masked forwards only.
-            v_main = v.detach()
-            y_adapt = self.head(self._weights_from(v, batch).unsqueeze(-1) * v_main)
-        elif self.mode == "adapter_only":
-            y_adapt = self.head(self._weights_from(v, batch).unsqueeze(-1) * v)
-        else:
-            y_adapt = self.head(v)
+        y_adapt = self.head(v) if self.adapter is None else self.head(self._adapted(v, batch))
         main = multitask_bce(y_adapt, labels, self._task_weights)
         if self.mask is None:
             aux = torch.zeros((), device=main.device, dtype=main.dtype)

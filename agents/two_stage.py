@@ -29,13 +29,13 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from adaf2m2.config import AdaF2M2Config
 from adaf2m2.factory import build_framework
 from adaf2m2.trainable import PlainModel, torch_generator
 from agents.counters import InteractionCounters
 from agents.exploration import ExplorationConfig, choice_probabilities, sample_choices
 from agents.exploration_candidates import hashed_draws, with_exploration
 from agents.features import FeatureSpec
+from agents.framework_options import framework_options
 from agents.models.base import ModelConfig
 from agents.models.registry import build_model
 from agents.online import OnlineLearner
@@ -81,9 +81,7 @@ class TwoStage:
             ModelConfig(config.embed_dim, self.tasks, config.hidden_dims),
             torch_generator(gen),
         )
-        framework = AdaF2M2Config(
-            k=config.k, alpha=config.alpha, beta=config.beta, gamma=config.gamma
-        )
+        framework = framework_options(config)
         self.ranker = build_framework(config.framework, ranking, framework, rng=gen.spawn(1)[0])
         self.retrieval_model = build_model(
             config.retrieval_model,

@@ -54,7 +54,7 @@ from simulator.config import Config, write_config
 from simulator.engine import Engine
 from simulator.errors import ConfigError, SimulationError
 from simulator.eventlog import EventLog
-from simulator.experiment_config import SEED_NEUTRAL_VALUES, ArmConfig
+from simulator.experiment_config import ArmConfig, is_seed_neutral
 from simulator.history import learn_history, simulate_history
 from simulator.numpy_kernels import warn_if_unpinned
 from simulator.population import MINUTES_PER_DAY
@@ -116,13 +116,12 @@ def build_world(config: Config) -> World:
 
 
 def seed_text(arm: ArmConfig) -> str:
-    """``repr(arm)`` without the options that are at their seed-neutral values."""
+    """``repr(arm)`` without the options that are at their seed-neutral values
+    (``simulator.experiment_config.is_seed_neutral``)."""
     parts = [
         f"{f.name}={getattr(arm, f.name)!r}"
         for f in fields(arm)
-        if not (
-            f.name in SEED_NEUTRAL_VALUES and getattr(arm, f.name) == SEED_NEUTRAL_VALUES[f.name]
-        )
+        if not is_seed_neutral(arm, f.name)
     ]
     return f"{type(arm).__qualname__}({', '.join(parts)})"
 
@@ -133,7 +132,7 @@ def agent_seed(config: Config, arm: ArmConfig) -> np.random.SeedSequence:
     Two arms with the same config get the same agent, so an A/A experiment's twin runs are
     identical and its true effect is exactly zero. The digest is over the arm's repr
     without the options added after the rule was fixed while they hold the value that
-    gives the earlier agent (``SEED_NEUTRAL_VALUES``), so that adding an option or moving
+    gives the earlier agent (``SEED_NEUTRAL_VALUES``, ``SEED_NEUTRAL_BY_FRAMEWORK``), so that adding an option or moving
     its default does not re-seed every run whose figures are documented.
     """
     digest = hashlib.blake2b(seed_text(replace(arm, share=1.0)).encode(), digest_size=8).digest()

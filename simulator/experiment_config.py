@@ -23,6 +23,8 @@ RetrievalModelName = Literal["youtube_dnn", "fm"]
 ExplorationName = Literal["softmax", "epsilon_greedy", "greedy"]
 RetrievalLossName = Literal["sampled_softmax", "pointwise"]
 ExploreSourceName = Literal["uniform", "fresh"]
+RoutingName = Literal["joint", "strict", "straight_through"]
+AuxReductionName = Literal["sum", "mean"]
 TaskName = Literal["finish", "like", "comment", "dislike", "listen_fraction"]
 
 
@@ -46,6 +48,25 @@ agent as it was before the option existed: at that value an option is left out o
 digest (``simulator.experiment.agent_seed``), whatever the current default, so a config
 keeps its agents' seeds when an option is added or a default moves. A new option goes
 here with its neutral value."""
+
+SEED_NEUTRAL_BY_FRAMEWORK: dict[str, dict[str, object]] = {
+    "routing": {"adaf2m2": "strict", "adapter_only": "joint"},
+    "aux_reduction": {"adaf2m2": "mean", "mask_only": "mean"},
+}
+"""Framework options added later, whose earlier value depended on the framework: neutral
+at the listed value under a listed framework, and at any value under the others (where the
+option changes nothing, so a bare arm keeps its seed)."""
+
+
+def is_seed_neutral(arm: ArmConfig, name: str) -> bool:
+    """Whether option ``name`` of ``arm`` stays out of the agent-seed digest."""
+    if name in SEED_NEUTRAL_VALUES:
+        return bool(getattr(arm, name) == SEED_NEUTRAL_VALUES[name])
+    if name in SEED_NEUTRAL_BY_FRAMEWORK:
+        earlier = SEED_NEUTRAL_BY_FRAMEWORK[name]
+        return arm.framework not in earlier or getattr(arm, name) == earlier[arm.framework]
+    return False
+
 
 N_VARIANTS = 3
 """Parallel parts of an experiment: the A/B run and the two twins."""
@@ -124,12 +145,19 @@ class ArmConfig:
         embed_dim: Embedding size of both stages.
         hidden_dims: Deep network widths.
         lr: Adam learning rate of both stages (0.005: what ``adasim tune`` chose for both
-            arms of the default config, docs/tuning.md).
+            arms of the default config with dense Adam and the strict routing;
+            ``configs/default.toml`` sets each arm's current choice, docs/tuning.md).
         batch_size: Mini-batch size of online updates.
         k: Masked copies per example (AdaF²M²).
         alpha: Weight of the auxiliary masked loss (AdaF²M²).
         beta: Lower end of the mask rate.
         gamma: Upper end of the mask rate.
+        routing: Which gradients AdaF²M²'s main loss sends to the embeddings: ``joint``
+            (section 3.4 of the paper; scaled by the adapter's weights, Eq. 5), ``strict``
+            (none: embeddings learn from the masked copies only; the project's routing
+            before the option) or ``straight_through`` (without the weights' factor). Used
+            by ``adaf2m2`` and ``adapter_only`` (which cannot take ``strict``).
+        aux_reduction: ``sum`` (Eq. 3) or ``mean`` of the masked copies' losses.
         train_every_minutes: Simulated minutes between online updates.
         warm_start_epochs: Extra passes over the pre-period data when the experiment starts.
         replay_rows: Recent examples kept for the warm start (memory bound).
@@ -169,6 +197,8 @@ class ArmConfig:
     alpha: float = 0.2
     beta: float = 0.1
     gamma: float = 0.5
+    routing: RoutingName = "joint"
+    aux_reduction: AuxReductionName = "sum"
     train_every_minutes: int = 60
     warm_start_epochs: int = 1
     replay_rows: int = 400_000
@@ -231,6 +261,13 @@ class ArmConfig:
             _fail("beta", self.beta, f"must satisfy 0 <= beta <= gamma ({self.gamma}) <= 1")
         if not (self.alpha >= 0 and math.isfinite(self.alpha)):
             _fail("alpha", self.alpha, "must be >= 0")
+        if self.routing == "strict" and self.framework == "adapter_only":
+            _fail(
+                "routing",
+                self.routing,
+                "needs a feature mask: framework 'adapter_only' would leave the embeddings "
+                "without gradient (use 'joint' or 'straight_through')",
+            )
 
     @property
     def explore_slots(self) -> int:

@@ -29,7 +29,7 @@ skipped. Every option is checked before the world is built.
 
 The default grid is the paper's five learning rates and embed_dim 8 and 16 (of the
 paper's 8, 16, 32, 64: what fits a 2-core machine), 400,000 training rows, at most 3
-epochs: 22.5 minutes for configs/default.toml (measured, docs/tuning.md).
+epochs: about 20 minutes for configs/default.toml on 2 cores (measured, docs/tuning.md).
 
 examples:
   adasim tune configs/default.toml --out runs/tune

@@ -281,6 +281,8 @@ def check_names(
     lists (the command line's ``--models`` and ``--framework``).
     """
     from adaf2m2.config import FRAMEWORK_MODES
+    from adaf2m2.errors import FrameworkConfigError
+    from adaf2m2.factory import framework_variant
     from agents.models.registry import model_names
 
     for what, given, known in zip(
@@ -288,9 +290,17 @@ def check_names(
     ):
         if not given:
             raise ConfigError(f"{what} is empty, must name at least one of {known}")
-        for name in given:
-            if name not in known:
-                raise ConfigError(f"{what} contains {name!r}, must be among {known}")
+    for name in models:
+        if name not in model_names():
+            raise ConfigError(f"{names[0]} contains {name!r}, must be among {model_names()}")
+    for name in frameworks:
+        if name.split(":")[0] not in FRAMEWORK_MODES:
+            raise ConfigError(f"{names[1]} contains {name!r}, must be among {FRAMEWORK_MODES}")
+        try:
+            framework_variant(name)
+        except FrameworkConfigError as exc:
+            rule = str(exc).split(", ", 1)[1]
+            raise ConfigError(f"{names[1]} contains {name!r}, {rule}") from None
 
 
 def run_offline(
@@ -310,7 +320,8 @@ def run_offline(
         data: The data set (see ``agents.datasets``).
         models: Registered model names, e.g. ``("fm", "dcnv2")``.
         frameworks: ``"none"`` is the bare model; other names go to
-            ``adaf2m2.factory.build_framework(name, base_model, config, rng)``.
+            ``adaf2m2.factory.build_framework(name, base_model, config, rng)``, variants
+            included (``"adaf2m2:strict"``: ``adaf2m2.factory.framework_variant``).
         seeds: A number ``n`` (seeds ``0 .. n-1``) or explicit seeds.
         model_config: Shared model options (embedding size, hidden layers, tasks).
         train_config: Optimiser and early-stopping options.

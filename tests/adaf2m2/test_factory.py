@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from adaf2m2.config import FRAMEWORK_MODES, AdaF2M2Config
 from adaf2m2.errors import FrameworkConfigError
-from adaf2m2.factory import build_framework
+from adaf2m2.factory import build_framework, framework_variant
 from adaf2m2.framework import AdaF2M2
 from adaf2m2.ssl_baseline import SSLMask
 from adaf2m2.toy import ToyModel, make_toy_batch
@@ -50,3 +50,40 @@ def test_none_is_the_bare_model() -> None:
 def test_unknown_name() -> None:
     with pytest.raises(FrameworkConfigError, match=r"framework == 'adaf', must be one of"):
         build_framework("adaf", ToyModel())
+
+
+@pytest.mark.parametrize(
+    ("name", "routing", "reduction"),
+    [
+        ("adaf2m2", "joint", "sum"),
+        ("adaf2m2:strict", "strict", "sum"),
+        ("adaf2m2:mean:straight_through", "straight_through", "mean"),
+        ("mask_only:mean", "joint", "mean"),
+        ("adapter_only:straight_through", "straight_through", "sum"),
+    ],
+)
+def test_framework_variants_name_their_options(name: str, routing: str, reduction: str) -> None:
+    config = framework_variant(name)
+    assert (config.mode, config.routing, config.aux_reduction) == (
+        name.split(":")[0],
+        routing,
+        reduction,
+    )
+    fw = build_framework(name, ToyModel(), rng=0)
+    assert isinstance(fw, AdaF2M2)
+    assert (fw.config.routing, fw.config.aux_reduction) == (routing, reduction)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("mask_only:strict", r"'strict' is not an option of mode 'mask_only'"),
+        ("adapter_only:mean", r"'mean' is not an option of mode 'adapter_only'"),
+        ("adaf2m2:strict:joint", r"names its routing twice"),
+        ("adapter_only:strict", r"AdaF2M2Config.routing == 'strict', needs a feature mask"),
+        ("none:strict", r"'strict' is not an option of mode 'none'"),
+    ],
+)
+def test_bad_framework_variants_are_refused(name: str, message: str) -> None:
+    with pytest.raises(FrameworkConfigError, match=message):
+        framework_variant(name)

@@ -39,8 +39,11 @@ def _groups(fw: AdaF2M2) -> dict[str, list[torch.nn.Parameter]]:
     }
 
 
-def _routing(mode: str, n_tasks: int = 1) -> dict[str, dict[str, list[float]]]:
-    fw = AdaF2M2(ToyModel(n_tasks=n_tasks), AdaF2M2Config(mode=mode, k=2), rng=0)  # type: ignore[arg-type]
+def _routing(
+    mode: str, n_tasks: int = 1, routing: str = "joint", aux_reduction: str = "sum"
+) -> dict[str, dict[str, list[float]]]:
+    config = AdaF2M2Config(mode=mode, routing=routing, aux_reduction=aux_reduction, k=2)  # type: ignore[arg-type]
+    fw = AdaF2M2(ToyModel(n_tasks=n_tasks), config, rng=0)
     parts = fw.loss_tensors(make_toy_batch(64, rng=1, n_tasks=n_tasks))
     out: dict[str, dict[str, list[float]]] = {}
     for loss_name, loss in (("main", parts.main), ("aux", parts.aux)):
@@ -51,11 +54,17 @@ def _routing(mode: str, n_tasks: int = 1) -> dict[str, dict[str, list[float]]]:
     return out
 
 
+@pytest.mark.parametrize("aux_reduction", ["sum", "mean"])
+@pytest.mark.parametrize("routing", ["joint", "strict", "straight_through"])
 @pytest.mark.parametrize("n_tasks", [1, 3])
-def test_adaf2m2_gradient_routing(n_tasks: int) -> None:
-    r = _routing("adaf2m2", n_tasks)
-    # L_main: adapter and head learn; the embedding tables and [MASK] get exactly zero.
-    assert all(x == 0.0 for x in r["main"]["embeddings"])
+def test_adaf2m2_gradient_routing(n_tasks: int, routing: str, aux_reduction: str) -> None:
+    r = _routing("adaf2m2", n_tasks, routing, aux_reduction)
+    # L_main: adapter and head learn; [MASK] gets exactly zero; the embedding tables get
+    # exactly zero in the strict routing only.
+    if routing == "strict":
+        assert all(x == 0.0 for x in r["main"]["embeddings"])
+    else:
+        assert all(x > 0.0 for x in r["main"]["embeddings"])
     assert all(x == 0.0 for x in r["main"]["mask"])
     assert all(x > 0.0 for x in r["main"]["adapter"])
     assert all(x > 0.0 for x in r["main"]["head"])
@@ -64,6 +73,85 @@ def test_adaf2m2_gradient_routing(n_tasks: int) -> None:
     assert all(x > 0.0 for x in r["aux"]["mask"])
     assert all(x > 0.0 for x in r["aux"]["head"])
     assert all(x == 0.0 for x in r["aux"]["adapter"])
+
+
+def _main_gradients(mode: str, routing: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``dL_main/dv`` from the framework, ``dL_main/da`` at ``a = w * v``, and ``w``."""
+    fw = AdaF2M2(ToyModel(), AdaF2M2Config(mode=mode, routing=routing), rng=0)  # type: ignore[arg-type]
+    batch = make_toy_batch(16, rng=2)
+    assert batch.labels is not None
+    v = fw.embed(batch).detach().requires_grad_(True)
+    y_adapt = fw.head(fw._adapted(v, batch))
+    F.binary_cross_entropy_with_logits(y_adapt, batch.labels).backward()
+    w = fw.adapter_weights(batch).unsqueeze(-1)
+    a = (w * v.detach()).requires_grad_(True)
+    F.binary_cross_entropy_with_logits(fw.head(a), batch.labels).backward()
+    assert v.grad is not None
+    assert a.grad is not None
+    return v.grad, a.grad, w
+
+
+@pytest.mark.parametrize("mode", ["adaf2m2", "adapter_only"])
+def test_joint_routing_scales_the_embedding_gradient_by_w(mode: str) -> None:
+    # Eq. 5: dL/dv = w * dL/da.
+    dv, da, w = _main_gradients(mode, "joint")
+    torch.testing.assert_close(dv, w * da)
+
+
+@pytest.mark.parametrize("mode", ["adaf2m2", "adapter_only"])
+def test_straight_through_routing_passes_dl_da_to_the_embeddings(mode: str) -> None:
+    dv, da, w = _main_gradients(mode, "straight_through")
+    torch.testing.assert_close(dv, da)
+    assert not torch.allclose(dv, w * da)  # the factor w really is absent
+
+
+def test_strict_routing_gives_the_embeddings_no_main_gradient() -> None:
+    fw = AdaF2M2(ToyModel(), AdaF2M2Config(routing="strict"), rng=0)
+    batch = make_toy_batch(16, rng=2)
+    v = fw.embed(batch).detach().requires_grad_(True)
+    out = fw.head(fw._adapted(v, batch)).sum()
+    (grad,) = torch.autograd.grad(out, [v], allow_unused=True)
+    assert grad is None
+
+
+def test_routings_share_their_forward_values() -> None:
+    # The routing changes gradients only: the main loss, the prediction and the adapted
+    # embeddings are the same numbers in every routing (same seed, same weights).
+    batch = make_toy_batch(32, rng=11)
+    mains, preds = set(), set()
+    for routing in ("joint", "strict", "straight_through"):
+        fw = AdaF2M2(ToyModel(), AdaF2M2Config(routing=routing), rng=0)  # type: ignore[arg-type]
+        mains.add(float(fw.loss_tensors(batch).main.detach()))
+        preds.add(fw.predict(batch).detach().numpy().tobytes())
+    assert len(mains) == 1
+    assert len(preds) == 1
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_aux_sum_is_k_times_the_mean(k: int) -> None:
+    batch = make_toy_batch(32, rng=12)
+    assert batch.labels is not None
+
+    def aux(reduction: str) -> tuple[float, torch.Tensor]:
+        fw = AdaF2M2(ToyModel(), AdaF2M2Config(k=k, aux_reduction=reduction), rng=0)  # type: ignore[arg-type]
+        v = fw.embed(batch)
+        loss = fw.aux_loss(v, batch.labels)
+        (grad,) = torch.autograd.grad(loss, [v])
+        return float(loss.detach()), grad
+
+    total, grad_sum = aux("sum")
+    mean, grad_mean = aux("mean")
+    assert total == pytest.approx(k * mean, rel=1e-6)
+    torch.testing.assert_close(grad_sum, k * grad_mean)
+
+
+def test_routing_and_reduction_are_checked() -> None:
+    with pytest.raises(FrameworkConfigError, match=r"AdaF2M2Config.routing == 'strict', needs"):
+        AdaF2M2Config(mode="adapter_only", routing="strict")
+    with pytest.raises(FrameworkConfigError, match=r"AdaF2M2Config.routing == 'detach', must"):
+        AdaF2M2Config(routing="detach")  # type: ignore[arg-type]
+    with pytest.raises(FrameworkConfigError, match=r"aux_reduction == 'max', must be one of"):
+        AdaF2M2Config(aux_reduction="max")  # type: ignore[arg-type]
 
 
 def test_mask_only_gradient_routing() -> None:
@@ -81,22 +169,6 @@ def test_adapter_only_gradient_routing() -> None:
     assert r["main"]["mask"] == []
 
 
-def test_adapter_only_embedding_gradient_is_scaled_by_w() -> None:
-    # Eq. 5: dL/dv = w * dL/da. Check against autograd on a = w * v directly.
-    fw = AdaF2M2(ToyModel(), AdaF2M2Config(mode="adapter_only"), rng=0)
-    batch = make_toy_batch(16, rng=2)
-    v = fw.embed(batch).detach().requires_grad_(True)
-    w = fw.adapter_weights(batch)
-    a = (w.unsqueeze(-1) * v.detach()).requires_grad_(True)
-    labels = batch.labels
-    assert labels is not None
-    F.binary_cross_entropy_with_logits(fw.head(a), labels).backward()
-    F.binary_cross_entropy_with_logits(fw.head(w.unsqueeze(-1) * v), labels).backward()
-    assert a.grad is not None
-    assert v.grad is not None
-    torch.testing.assert_close(v.grad, w.unsqueeze(-1) * a.grad)
-
-
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_aux_labels_align_with_their_copies(k: int) -> None:
     # With beta = gamma = 0 nothing is masked: every copy equals its source example, so a
@@ -106,7 +178,7 @@ def test_aux_labels_align_with_their_copies(k: int) -> None:
     with torch.no_grad():  # spread the logits so that label order matters to the loss
         last: Any = model.mlp[-1]
         last.weight.mul_(100.0)
-    fw = AdaF2M2(model, AdaF2M2Config(k=k, beta=0.0, gamma=0.0), rng=0)
+    fw = AdaF2M2(model, AdaF2M2Config(k=k, beta=0.0, gamma=0.0, aux_reduction="mean"), rng=0)
     plain = make_toy_batch(32, rng=3)
     v = fw.embed(plain).detach()
     logits_t = fw.head(v).detach()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from adasim.commands import offline as offline_cmd
-from adasim.jobs.offline_run import popularity_scores, run_offline
+from adasim.jobs.offline_run import check_names, popularity_scores, run_offline
 from agents.datasets.sim import SimDataConfig, load_run
 from agents.models.base import ModelConfig
 from agents.training import TrainConfig
@@ -171,3 +171,9 @@ def test_framework_rows_compare_with_the_bare_model(tiny_run: Path) -> None:
     bare = r.row("fm").auc_mean
     assert bare > 0.5
     assert row.rela_impr == pytest.approx((row.auc_mean - 0.5) / (bare - 0.5) - 1, abs=1e-12)
+
+
+def test_framework_variants_are_checked_before_training() -> None:
+    check_names(["fm"], ["none", "adaf2m2:strict", "mask_only:mean"])
+    with pytest.raises(ConfigError, match=r"^frameworks contains 'mask_only:strict', 'strict' is"):
+        check_names(["fm"], ["none", "mask_only:strict"])

@@ -193,12 +193,17 @@ def test_options_added_later_leave_the_agent_seed_alone_at_their_defaults() -> N
 
     from simulator.config import Config
     from simulator.experiment import agent_seed, seed_text
-    from simulator.experiment_config import SEED_NEUTRAL_VALUES, ArmConfig
+    from simulator.experiment_config import (
+        SEED_NEUTRAL_BY_FRAMEWORK,
+        SEED_NEUTRAL_VALUES,
+        ArmConfig,
+    )
 
     arm = replace(ArmConfig(), **SEED_NEUTRAL_VALUES)  # the agent before these options
-    # Exactly the repr the digest was taken over before these options existed.
+    # Exactly the repr the digest was taken over before these options existed (the arm is
+    # bare, so the framework options are out whatever their values).
     expected = repr(arm)
-    for name in SEED_NEUTRAL_VALUES:
+    for name in [*SEED_NEUTRAL_VALUES, *SEED_NEUTRAL_BY_FRAMEWORK]:
         expected = expected.replace(f", {name}={getattr(arm, name)!r}", "")
     assert seed_text(arm) == expected
     assert all(f"{name}=" not in expected for name in SEED_NEUTRAL_VALUES)
@@ -209,3 +214,35 @@ def test_options_added_later_leave_the_agent_seed_alone_at_their_defaults() -> N
     config = Config(name="seed", seed=1)
     assert agent_seed(config, arm).entropy == agent_seed(config, replace(arm, share=0.3)).entropy
     assert agent_seed(config, moved).entropy != agent_seed(config, arm).entropy
+
+
+def test_framework_options_enter_the_seed_only_where_they_change_the_agent() -> None:
+    from dataclasses import replace
+
+    from simulator.experiment import seed_text
+    from simulator.experiment_config import ArmConfig
+
+    bare = ArmConfig(framework="none")
+    # A bare arm: routing and reduction change nothing, so its seed ignores them.
+    for routing in ("joint", "strict", "straight_through"):
+        assert "routing=" not in seed_text(replace(bare, routing=routing))  # type: ignore[arg-type]
+    assert "aux_reduction=" not in seed_text(bare)
+    # AdaF²M²: the earlier agent (strict, mean) keeps its seed; the paper's (joint, sum) not.
+    earlier = ArmConfig(framework="adaf2m2", routing="strict", aux_reduction="mean")
+    assert "routing=" not in seed_text(earlier)
+    assert "aux_reduction=" not in seed_text(earlier)
+    paper = ArmConfig(framework="adaf2m2")
+    assert "routing='joint'" in seed_text(paper)
+    assert "aux_reduction='sum'" in seed_text(paper)
+    # adapter_only trained jointly before the option existed; mask_only has no adapter.
+    assert "routing=" not in seed_text(ArmConfig(framework="adapter_only"))
+    assert "routing=" not in seed_text(ArmConfig(framework="mask_only"))
+    assert "aux_reduction='sum'" in seed_text(ArmConfig(framework="mask_only"))
+
+
+def test_strict_routing_needs_a_mask() -> None:
+    from simulator.errors import ConfigError
+    from simulator.experiment_config import ArmConfig
+
+    with pytest.raises(ConfigError, match=r"^routing == 'strict', needs a feature mask"):
+        ArmConfig(framework="adapter_only", routing="strict")
