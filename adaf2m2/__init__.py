@@ -2,7 +2,9 @@
 
 Wraps any base model that exposes ``embed`` and ``head``
 (:class:`adaf2m2.protocol.WrappableModel`); :func:`build_framework` builds AdaF²M², its
-ablations (mask only, adapter only) and the self-supervised masking baseline by name.
+ablations (mask only, adapter only) and the self-supervised masking baseline by name; with
+``towers`` (:class:`Tower`) the adapter is tower-wise (:class:`TowerAdapter`), so a
+factorised retrieval model stays factorised.
 Imports only torch and numpy. Importing it pins torch's CPU kernels to paths that give the
 same numbers on any x86-64 processor (:mod:`adaf2m2.kernels`).
 """
@@ -18,6 +20,7 @@ from adaf2m2.kernels import pin_cpu_kernels
 from adaf2m2.mask import FeatureMask, repeat_k
 from adaf2m2.protocol import COUNT_COLUMNS, FeatureBatch, WrappableModel
 from adaf2m2.ssl_baseline import SSLMask, info_nce
+from adaf2m2.tower_adapter import Tower, TowerAdapter
 from adaf2m2.trainable import LossParts, PlainModel, TrainableModel, multitask_bce, torch_generator
 from adaf2m2.weights import AdapterWeightsByState, adapter_weights_by_state
 
@@ -41,6 +44,8 @@ __all__ = [
     "PlainModel",
     "SSLMask",
     "StateAwareAdapter",
+    "Tower",
+    "TowerAdapter",
     "TrainableModel",
     "WrappableModel",
     "adapter_weights_by_state",

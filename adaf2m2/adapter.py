@@ -32,9 +32,13 @@ class StateAwareAdapter(nn.Module):
         hidden: Hidden layer sizes of ``h`` (ReLU after each).
         init_bias: Initial bias of the output layer (weights start at ``sigmoid(init_bias)``).
         generator: Stream of the initialisation (a fresh seed-0 stream when ``None``).
+        count_columns: Which columns of ``FeatureBatch.counts`` (positions in
+            :data:`~adaf2m2.protocol.COUNT_COLUMNS`) form ``r_count``; ``None``: all six. A
+            tower's adapter reads its own side's counts only (:mod:`adaf2m2.tower_adapter`).
 
     Shapes:
-        ``forward(v_id (B, n_id, d), counts (B, len(COUNT_COLUMNS))) -> w (B, F)`` in (0, 1).
+        ``forward(v_id (B, n_id, d), counts (B, len(COUNT_COLUMNS))) -> w (B, F)`` in (0, 1):
+        ``counts`` is always the batch's six columns, of which it reads ``count_columns``.
 
     Example:
         >>> a = StateAwareAdapter(n_fields=5, embed_dim=4, n_id_fields=2, hidden=(8,))
@@ -50,6 +54,7 @@ class StateAwareAdapter(nn.Module):
         hidden: tuple[int, ...] = (64, 32),
         init_bias: float = 2.0,
         generator: torch.Generator | None = None,
+        count_columns: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         if n_fields < 1 or embed_dim < 1 or n_id_fields < 0:
@@ -57,10 +62,25 @@ class StateAwareAdapter(nn.Module):
                 f"StateAwareAdapter(n_fields={n_fields}, embed_dim={embed_dim}, "
                 f"n_id_fields={n_id_fields}), need n_fields >= 1, embed_dim >= 1, n_id_fields >= 0"
             )
+        columns = tuple(range(len(COUNT_COLUMNS))) if count_columns is None else count_columns
+        if len(set(columns)) != len(columns) or any(
+            not 0 <= c < len(COUNT_COLUMNS) for c in columns
+        ):
+            raise FrameworkConfigError(
+                f"StateAwareAdapter(count_columns={count_columns}), must be distinct positions "
+                f"in [0, {len(COUNT_COLUMNS)}) of {COUNT_COLUMNS}"
+            )
+        if n_id_fields == 0 and not columns:
+            raise FrameworkConfigError(
+                "StateAwareAdapter(n_id_fields=0, count_columns=()), needs at least one state "
+                "signal (an ID field or a count column)"
+            )
         self.n_fields = n_fields
         self.embed_dim = embed_dim
         self.n_id_fields = n_id_fields
-        self.in_dim = n_id_fields * embed_dim + 3 * n_id_fields + len(COUNT_COLUMNS)
+        self.count_columns = columns
+        self._all_counts = count_columns is None
+        self.in_dim = n_id_fields * embed_dim + 3 * n_id_fields + len(columns)
         layers: list[nn.Module] = []
         width = self.in_dim
         for h in hidden:
@@ -85,7 +105,10 @@ class StateAwareAdapter(nn.Module):
         # sqrt's derivative is infinite at 0; the epsilon keeps the adapter's inputs'
         # gradients finite should a caller ever differentiate through them.
         r_norm = torch.cat([torch.log1p(norm), torch.sqrt(norm + 1e-12), norm.square()], dim=1)
-        r_count = log_counts(counts).to(v_id.dtype)
+        r_count = log_counts(counts)
+        if not self._all_counts:
+            r_count = r_count[:, list(self.count_columns)]
+        r_count = r_count.to(v_id.dtype)
         return torch.cat([r_id, r_norm, r_count], dim=1)
 
     def forward(self, v_id: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:

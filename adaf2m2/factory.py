@@ -9,6 +9,7 @@ from adaf2m2.errors import FrameworkConfigError
 from adaf2m2.framework import AdaF2M2
 from adaf2m2.protocol import WrappableModel
 from adaf2m2.ssl_baseline import SSLMask
+from adaf2m2.tower_adapter import Tower
 from adaf2m2.trainable import PlainModel, RngLike, TrainableModel
 
 
@@ -54,6 +55,7 @@ def build_framework(
     base_model: WrappableModel,
     config: AdaF2M2Config | None = None,
     rng: RngLike = None,
+    towers: tuple[Tower, Tower] | None = None,
 ) -> TrainableModel:
     """Wrap ``base_model`` in the framework called ``name``.
 
@@ -65,6 +67,9 @@ def build_framework(
         base_model: An ``nn.Module`` implementing :class:`~adaf2m2.protocol.WrappableModel`.
         config: Hyper-parameters (defaults when ``None``).
         rng: Seed of the framework's random streams.
+        towers: ``(user, item)`` sides of a factorised base model: an adapter is then
+            tower-wise (:class:`~adaf2m2.tower_adapter.TowerAdapter`); frameworks without
+            an adapter (``none``, ``mask_only``, ``ssl_mask``) do not use it.
 
     Returns:
         An ``nn.Module`` with ``loss(batch)`` and ``predict(batch)``.
@@ -82,4 +87,4 @@ def build_framework(
         return PlainModel(base_model, task_weights=config.task_weights)
     if config.mode == "ssl_mask":
         return SSLMask(base_model, config, rng=rng)
-    return AdaF2M2(base_model, config, rng=rng)
+    return AdaF2M2(base_model, config, rng=rng, towers=towers)

@@ -34,6 +34,12 @@ none           E, G  (the bare base model)             none
 
 The adapter's inputs (ID embeddings, their norms, counts) are always detached: they are
 state *signals*, read-only to the adapter, so the adapter never moves the embeddings.
+
+On a factorised (retrieval) model the wrapper takes ``towers``: the adapter is then the
+tower-wise :class:`~adaf2m2.tower_adapter.TowerAdapter` (each side's weights from its own
+state), and everything above holds unchanged; ``agents.retrieval_framework`` builds it and
+uses :meth:`AdaF2M2.adapt`, :meth:`AdaF2M2.masked_copies` and
+:meth:`AdaF2M2.reduce_copies` for the sampled-softmax loss.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from adaf2m2.config import AdaF2M2Config
 from adaf2m2.errors import BaseModelError, FrameworkConfigError
 from adaf2m2.mask import FeatureMask, repeat_k
 from adaf2m2.protocol import FeatureBatch, WrappableModel
+from adaf2m2.tower_adapter import Tower, TowerAdapter
 from adaf2m2.trainable import (
     LossParts,
     RngLike,
@@ -86,11 +93,15 @@ class AdaF2M2(nn.Module):
             ``config.routing`` and ``config.aux_reduction`` as the module docstring says.
         rng: Seed of the mask stream and of the [MASK] initialisation (normalised by
             ``np.random.default_rng``; a ``torch.Generator`` is seeded from it).
+        towers: ``(user, item)`` sides of a factorised model (:class:`Tower`): the adapter
+            is then a :class:`TowerAdapter`, whose weights keep the towers factorised.
+            ``None`` (ranking): one :class:`StateAwareAdapter` over every ID field and count.
 
     Attributes:
         base: The wrapped model (its parameters are this module's parameters too).
         mask: The :class:`FeatureMask`, or ``None`` in modes without a mask.
-        adapter: The :class:`StateAwareAdapter`, or ``None`` in modes without one.
+        adapter: The :class:`StateAwareAdapter` (:class:`TowerAdapter` with ``towers``), or
+            ``None`` in modes without one.
         last_parts_: :class:`LossParts` of the last :meth:`loss` call.
 
     Example:
@@ -101,7 +112,13 @@ class AdaF2M2(nn.Module):
         (0, (8, 1))
     """
 
-    def __init__(self, base_model: WrappableModel, config: AdaF2M2Config, rng: RngLike = None):
+    def __init__(
+        self,
+        base_model: WrappableModel,
+        config: AdaF2M2Config,
+        rng: RngLike = None,
+        towers: tuple[Tower, Tower] | None = None,
+    ):
         super().__init__()
         if config.mode not in _MODES:
             raise FrameworkConfigError(
@@ -116,7 +133,7 @@ class AdaF2M2(nn.Module):
         self._task_weights = normalised_task_weights(config.task_weights, base_model.n_tasks)
         self.id_fields = tuple(base_model.id_fields)
         self.mask: FeatureMask | None = None
-        self.adapter: StateAwareAdapter | None = None
+        self.adapter: StateAwareAdapter | TowerAdapter | None = None
         if self.mode in ("adaf2m2", "mask_only"):
             self.mask = FeatureMask(
                 base_model.n_fields,
@@ -126,7 +143,16 @@ class AdaF2M2(nn.Module):
                 init_std=config.mask_init_std,
                 generator=self._generator,
             )
-        if self.mode in ("adaf2m2", "adapter_only"):
+        if self.mode in ("adaf2m2", "adapter_only") and towers is not None:
+            self.adapter = TowerAdapter(
+                base_model.n_fields,
+                base_model.embed_dim,
+                *towers,
+                hidden=config.adapter_hidden,
+                init_bias=config.adapter_init_bias,
+                generator=self._generator,
+            )
+        elif self.mode in ("adaf2m2", "adapter_only"):
             self.adapter = StateAwareAdapter(
                 base_model.n_fields,
                 base_model.embed_dim,
@@ -158,10 +184,15 @@ class AdaF2M2(nn.Module):
         return self.base.head(v)
 
     # -- the adapter ------------------------------------------------------------------
-    def _weights_from(self, v: torch.Tensor, batch: FeatureBatch) -> torch.Tensor:
+    def _weights(self, v: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         assert self.adapter is not None
+        if isinstance(self.adapter, TowerAdapter):
+            return self.adapter(v.detach(), counts.to(v.device))
         v_id = v.detach()[:, list(self.id_fields), :]
-        return self.adapter(v_id, batch.counts.to(v.device))
+        return self.adapter(v_id, counts.to(v.device))
+
+    def _weights_from(self, v: torch.Tensor, batch: FeatureBatch) -> torch.Tensor:
+        return self._weights(v, batch.counts)
 
     def adapter_weights(self, batch: FeatureBatch) -> torch.Tensor:
         """The adapter's weights ``w`` for a batch, ``(B, F)`` (no gradient is recorded).
@@ -202,21 +233,40 @@ class AdaF2M2(nn.Module):
         (:func:`~adaf2m2.mask.repeat_k`), so one ``head`` call serves all ``k``.
         Gradients reach ``v`` (hence the embedding tables), ``[MASK]`` and ``head``.
         """
-        assert self.mask is not None
         k = self.config.k
-        v_mask, _ = self.mask(v, k, self._generator)
+        v_mask = self.masked_copies(v)
         mean = multitask_bce(self.head(v_mask), repeat_k(labels, k), self._task_weights)
-        return mean * k if self.config.aux_reduction == "sum" else mean
+        return self.reduce_copies(mean)
 
-    def _adapted(self, v: torch.Tensor, batch: FeatureBatch) -> torch.Tensor:
-        """``a = w * v`` with the embeddings' gradient routed as ``config.routing`` says."""
-        w = self._weights_from(v, batch).unsqueeze(-1)
+    def masked_copies(self, v: torch.Tensor) -> torch.Tensor:
+        """``k`` masked copies of ``v``, ``(k*B, F, d)`` in k-major order (Eq. 1).
+
+        Drawn from the framework's own mask stream; gradients reach ``v`` and ``[MASK]``.
+        """
+        assert self.mask is not None
+        v_mask, _ = self.mask(v, self.config.k, self._generator)
+        return v_mask
+
+    def reduce_copies(self, mean: torch.Tensor) -> torch.Tensor:
+        """``L_aux`` from the mean loss over the ``k`` copies: times ``k`` for ``"sum"``."""
+        return mean * self.config.k if self.config.aux_reduction == "sum" else mean
+
+    def adapt(self, v: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """The main forward's input: ``a = w * v`` routed (see the module), or ``v`` itself
+        in modes without an adapter. ``counts`` are the rows' ``(B, 6)`` state counts."""
+        if self.adapter is None:
+            return v
+        w = self._weights(v, counts).unsqueeze(-1)
         if self.config.routing == "strict":
             return w * v.detach()
         if self.config.routing == "straight_through":
             # Value w * v (v - v.detach() is exactly zero); gradient to v is dL/da, no w.
             return w * v.detach() + (v - v.detach())
         return w * v
+
+    def _adapted(self, v: torch.Tensor, batch: FeatureBatch) -> torch.Tensor:
+        """``a = w * v`` with the embeddings' gradient routed as ``config.routing`` says."""
+        return self.adapt(v, batch.counts)
 
     def loss_tensors(self, batch: FeatureBatch) -> LossTensors:
         """All loss parts of a batch as graph-attached tensors (see the module table)."""

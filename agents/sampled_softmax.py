@@ -38,6 +38,7 @@ for Learning Two-tower Neural Networks in Recommendations", WWW companion.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -91,6 +92,24 @@ ItemEncoder = Callable[[NDArray[np.int64]], FeatureBatch]
 """Item ids -> a batch whose item-owned fields describe them (user fields are ignored)."""
 
 
+@dataclass(frozen=True)
+class SoftmaxClasses:
+    """The classes of one mini-batch's sampled softmax: drawn once, shared by every forward.
+
+    Attributes:
+        rows: ``(b,)`` positions of the batch's positive rows (the softmax's examples).
+        items: The ``C = b + M`` classes as a feature batch: the positives' own items, then
+            the uniform negatives, described with today's counts.
+        log_q: ``(C,)`` log of each class's expected number of appearances (log-Q).
+        hits: ``(b, C)`` accidental hits (the row's own item as another class), masked out.
+    """
+
+    rows: torch.Tensor
+    items: FeatureBatch
+    log_q: torch.Tensor
+    hits: torch.Tensor
+
+
 class SampledSoftmax(nn.Module):
     """A retrieval model trained by sampled softmax (a ``TrainableModel``).
 
@@ -133,16 +152,13 @@ class SampledSoftmax(nn.Module):
         u, i = unit_user_vectors(self.base, v), unit_item_vectors(self.base, v)
         return (u * i).sum(1, keepdim=True) / self.temperature
 
-    def loss(self, batch: FeatureBatch) -> torch.Tensor:
-        """Mean sampled-softmax cross entropy over the batch's positive rows."""
+    def classes(self, batch: FeatureBatch) -> SoftmaxClasses | None:
+        """Draw the mini-batch's classes (``None`` when it has no positive row)."""
         assert batch.labels is not None
         positive = batch.labels[:, 0] > 0.5
         rows = positive.nonzero().squeeze(1)
-        v = self.base.embed(batch)
         if rows.numel() == 0:
-            # No positive: a zero loss that still has a graph, so the step is a no-op.
-            return v.sum() * 0.0
-        u = unit_user_vectors(self.base, v[rows])
+            return None
         item_ids = batch.fields[rows, self.base.spec.index("item_id")].numpy()
         n_items = max(self.catalogue_size(), 1)
         negatives = torch.randint(n_items, (self.n_negatives,), generator=self.generator)
@@ -151,22 +167,45 @@ class SampledSoftmax(nn.Module):
         # counts as served would differ between the positives (counts before their
         # impression, often 0) and the negatives (counts now), and the item tower would
         # learn that an unseen song is a positive.
-        classes = unit_item_vectors(self.base, self.base.embed(self.encode_items(class_ids)))
+        items = self.encode_items(class_ids)
         expected = rows.numel() * self.frequency.share(class_ids, n_items)
         expected += self.n_negatives / n_items
-        log_q = torch.from_numpy(np.log(expected)).to(u.dtype)
-        logits = u @ classes.T / self.temperature - log_q
         b = rows.numel()
         hits = torch.from_numpy(item_ids[:, None] == class_ids[None, :])
         hits[torch.arange(b), torch.arange(b)] = False  # the own item is the label
-        logits = logits.masked_fill(hits, float("-inf"))
-        return nn.functional.cross_entropy(logits, torch.arange(b))
+        return SoftmaxClasses(rows, items, torch.from_numpy(np.log(expected)), hits)
+
+    def cross_entropy(
+        self, v_users: torch.Tensor, v_classes: torch.Tensor, classes: SoftmaxClasses
+    ) -> torch.Tensor:
+        """Mean cross entropy of each positive row's own item among the classes.
+
+        Args:
+            v_users: ``(b, F, d)`` field embeddings of the positive rows (user fields read).
+            v_classes: ``(C, F, d)`` field embeddings of the classes (item fields read).
+            classes: The draw of :meth:`classes`.
+        """
+        u = unit_user_vectors(self.base, v_users)
+        items = unit_item_vectors(self.base, v_classes)
+        logits = u @ items.T / self.temperature - classes.log_q.to(u.dtype)
+        logits = logits.masked_fill(classes.hits, float("-inf"))
+        return nn.functional.cross_entropy(logits, torch.arange(u.shape[0]))
+
+    def loss(self, batch: FeatureBatch) -> torch.Tensor:
+        """Mean sampled-softmax cross entropy over the batch's positive rows."""
+        v = self.base.embed(batch)
+        classes = self.classes(batch)
+        if classes is None:
+            # No positive: a zero loss that still has a graph, so the step is a no-op.
+            return v.sum() * 0.0
+        return self.cross_entropy(v[classes.rows], self.base.embed(classes.items), classes)
 
 
 __all__ = [
     "ItemEncoder",
     "PositiveFrequency",
     "SampledSoftmax",
+    "SoftmaxClasses",
     "unit_item_vectors",
     "unit_user_vectors",
 ]

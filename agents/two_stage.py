@@ -6,7 +6,9 @@
    for ``explore_slots`` of them, which an exploration source fills
    (:mod:`agents.exploration_candidates`). Retrieval learns pointwise (binary
    cross-entropy on the arm's impressions) or by a sampled softmax over the catalogue on
-   positive feedback (:mod:`agents.sampled_softmax`).
+   positive feedback (:mod:`agents.sampled_softmax`), optionally wrapped by a training
+   framework whose adapter is tower-wise, so the item table stays precomputed
+   (:mod:`agents.retrieval_framework`).
 2. **Ranking**: a multi-task base model (any of the five), optionally wrapped by a training
    framework from :mod:`adaf2m2`, predicts the task probabilities of every candidate; the
    serving score is ``sum_t score_weights[t] * p_t``.
@@ -40,6 +42,7 @@ from agents.models.base import ModelConfig
 from agents.models.registry import build_model
 from agents.online import OnlineLearner
 from agents.retrieval import item_vectors, user_vectors
+from agents.retrieval_framework import build_retrieval_framework, tower_adapter
 from agents.sampled_softmax import (
     PositiveFrequency,
     SampledSoftmax,
@@ -93,8 +96,9 @@ class TwoStage:
         self.positives = PositiveFrequency()
         self.n_items_seen = 0
         self.retriever: Any
+        softmax: SampledSoftmax | None = None
         if config.retrieval_loss == "sampled_softmax":
-            self.retriever = SampledSoftmax(
+            softmax = SampledSoftmax(
                 self.retrieval_model,
                 self._item_batch,
                 self._catalogue_size,
@@ -103,8 +107,20 @@ class TwoStage:
                 torch_generator(gen),
                 config.retrieval_temperature,
             )
+        if config.retrieval_framework == "none":
+            # No draw from ``gen`` here: bare retrieval keeps the seeds it always had.
+            self.retriever = softmax if softmax is not None else PlainModel(self.retrieval_model)
         else:
-            self.retriever = PlainModel(self.retrieval_model)
+            self.retriever = build_retrieval_framework(
+                config.retrieval_framework,
+                self.retrieval_model,
+                framework_options(config, "retrieval"),
+                gen.spawn(1)[0],
+                softmax,
+            )
+        # What serving applies to retrieval's embeddings (the tower-wise weights); kept by
+        # serving snapshots, which leave the retriever out.
+        self.retrieval_adapter = tower_adapter(self.retriever)
         self.rank_learner = self._learner(self.ranker, len(self.tasks), gen)
         self.retrieval_learner = self._learner(self.retriever, 1, gen)
         # Seed of the hashed exploration draws: kept in snapshots, so that off-policy
@@ -147,8 +163,17 @@ class TwoStage:
         return fields, counts
 
     def _embed(self, fields: NDArray[np.int64], counts: NDArray[np.float32]) -> torch.Tensor:
+        """Retrieval's field embeddings as its towers read them: ``w * v`` with an adapter.
+
+        The weights of a user field come from the user's state only and those of an item
+        field from the item's, so the user vector does not depend on the item columns of
+        these rows, nor an item vector on the user columns.
+        """
         batch = self.spec.make_batch(fields, counts)
-        return self.retrieval_model.embed(batch)
+        v = self.retrieval_model.embed(batch)
+        if self.retrieval_adapter is None:
+            return v
+        return self.retrieval_adapter(v, batch.counts).unsqueeze(-1) * v
 
     # ------------------------------------------------------------------ serving
 

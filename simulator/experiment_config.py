@@ -42,6 +42,7 @@ SEED_NEUTRAL_VALUES: dict[str, object] = {
     "explore_source": "uniform",
     "fresh_days": 7,
     "rowwise_embeddings": False,
+    "retrieval_framework": "none",
 }
 """Arm options added after the agents' seed rule was fixed, with the value that gives the
 agent as it was before the option existed: at that value an option is left out of the seed
@@ -55,7 +56,9 @@ SEED_NEUTRAL_BY_FRAMEWORK: dict[str, dict[str, object]] = {
 }
 """Framework options added later, whose earlier value depended on the framework: neutral
 at the listed value under a listed framework, and at any value under the others (where the
-option changes nothing, so a bare arm keeps its seed)."""
+option changes nothing, so a bare arm keeps its seed). A retrieval framework that uses the
+option (one of the listed ones) puts it in the digest whatever its value: such agents are
+newer than the option, so there is no earlier seed to keep."""
 
 
 def is_seed_neutral(arm: ArmConfig, name: str) -> bool:
@@ -64,6 +67,8 @@ def is_seed_neutral(arm: ArmConfig, name: str) -> bool:
         return bool(getattr(arm, name) == SEED_NEUTRAL_VALUES[name])
     if name in SEED_NEUTRAL_BY_FRAMEWORK:
         earlier = SEED_NEUTRAL_BY_FRAMEWORK[name]
+        if arm.retrieval_framework in earlier:
+            return False
         return arm.framework not in earlier or getattr(arm, name) == earlier[arm.framework]
     return False
 
@@ -120,6 +125,13 @@ class ArmConfig:
         ranking_model: Base model of the ranking stage.
         framework: Training framework around the ranking model (``none`` = bare model).
         retrieval_model: Base model of the retrieval stage (scored by dot product).
+        retrieval_framework: Training framework around the retrieval model (``none``, the
+            default: the bare two-tower or FM). Built with the arm's ``k``, ``alpha``,
+            ``beta``, ``gamma``, ``routing`` and ``aux_reduction``; the adapter is
+            tower-wise (user fields weighted from the user's state, item fields from the
+            item's), so the towers stay factorised and the item table precomputed
+            (``agents/retrieval_framework.py``, ``docs/methods/adaf2m2.md``). Works with
+            either ``retrieval_loss``.
         retrieval_loss: How retrieval learns: ``sampled_softmax`` over the catalogue on
             positive feedback (finish or like; in-batch plus ``retrieval_negatives``
             uniform negatives, log-Q corrected, cosine scores: ``agents/sampled_softmax.py``)
@@ -156,7 +168,8 @@ class ArmConfig:
             (section 3.4 of the paper; scaled by the adapter's weights, Eq. 5), ``strict``
             (none: embeddings learn from the masked copies only; the project's routing
             before the option) or ``straight_through`` (without the weights' factor). Used
-            by ``adaf2m2`` and ``adapter_only`` (which cannot take ``strict``).
+            by ``adaf2m2`` and ``adapter_only`` (which cannot take ``strict``), in
+            ``framework`` and in ``retrieval_framework`` alike.
         aux_reduction: ``sum`` (Eq. 3) or ``mean`` of the masked copies' losses.
         train_every_minutes: Simulated minutes between online updates.
         warm_start_epochs: Extra passes over the pre-period data when the experiment starts.
@@ -177,6 +190,7 @@ class ArmConfig:
     ranking_model: RankingModelName = "dcnv2"
     framework: FrameworkName = "none"
     retrieval_model: RetrievalModelName = "youtube_dnn"
+    retrieval_framework: FrameworkName = "none"
     retrieval_loss: RetrievalLossName = "pointwise"
     retrieval_negatives: int = 256
     retrieval_temperature: float = 0.05
@@ -261,13 +275,14 @@ class ArmConfig:
             _fail("beta", self.beta, f"must satisfy 0 <= beta <= gamma ({self.gamma}) <= 1")
         if not (self.alpha >= 0 and math.isfinite(self.alpha)):
             _fail("alpha", self.alpha, "must be >= 0")
-        if self.routing == "strict" and self.framework == "adapter_only":
-            _fail(
-                "routing",
-                self.routing,
-                "needs a feature mask: framework 'adapter_only' would leave the embeddings "
-                "without gradient (use 'joint' or 'straight_through')",
-            )
+        for stage, name in (("", "framework"), ("retrieval ", "retrieval_framework")):
+            if self.routing == "strict" and getattr(self, name) == "adapter_only":
+                _fail(
+                    "routing",
+                    self.routing,
+                    f"needs a feature mask: {name} 'adapter_only' would leave the {stage}"
+                    "embeddings without gradient (use 'joint' or 'straight_through')",
+                )
 
     @property
     def explore_slots(self) -> int:

@@ -130,6 +130,8 @@ PUBLIC: dict[str, set[str]] = {
         "PlainModel",
         "SSLMask",
         "StateAwareAdapter",
+        "Tower",
+        "TowerAdapter",
         "TrainableModel",
         "WrappableModel",
         "adapter_weights_by_state",

@@ -79,6 +79,15 @@ INVALID: list[tuple[str, str]] = [
     ('[arms.control]\nagent = "TwoStage"', r"arms\.control\.agent == 'TwoStage', must be one of"),
     ("[arms.control]\nagent = 3", r"arms\.control\.agent == 3, must be one of 'two_stage'"),
     (
+        '[arms.control]\nretrieval_framework = "adapter_only"\nrouting = "strict"',
+        r"^arms\.control\.routing == 'strict', needs a feature mask: retrieval_framework "
+        r"'adapter_only' would leave the retrieval embeddings without gradient",
+    ),
+    (
+        '[arms.control]\nretrieval_framework = "masknet"',
+        r"arms\.control\.retrieval_framework == 'masknet', must be one of 'none', 'adaf2m2'",
+    ),
+    (
         "[world]\nn_items = 50\n[arms.control]\nn_candidates = 60\n[arms.treatment]",
         r"^arms\.control\.n_candidates == 60, must be <= world\.n_items \(50\), the catalogue "
         r"on day 0: retrieval cannot offer more songs than there are \(in .*bad\.toml\)$",

@@ -246,3 +246,32 @@ def test_strict_routing_needs_a_mask() -> None:
 
     with pytest.raises(ConfigError, match=r"^routing == 'strict', needs a feature mask"):
         ArmConfig(framework="adapter_only", routing="strict")
+    with pytest.raises(
+        ConfigError,
+        match=r"^routing == 'strict', needs a feature mask: retrieval_framework 'adapter_only' "
+        r"would leave the retrieval embeddings without gradient",
+    ):
+        ArmConfig(framework="adaf2m2", retrieval_framework="adapter_only", routing="strict")
+    ArmConfig(retrieval_framework="adaf2m2", routing="strict")  # a mask: allowed
+
+
+def test_retrieval_framework_options_enter_the_seed_where_they_change_the_agent() -> None:
+    from dataclasses import replace
+
+    from simulator.experiment import seed_text
+    from simulator.experiment_config import ArmConfig
+
+    bare = ArmConfig()
+    # At "none" the option is left out: every existing agent keeps its seed.
+    assert "retrieval_framework" not in seed_text(bare)
+    armed = replace(bare, retrieval_framework="adaf2m2")
+    assert "retrieval_framework='adaf2m2'" in seed_text(armed)
+    # A bare ranker ignores routing and reduction, but AdaF²M² on retrieval uses them.
+    assert "routing='joint'" in seed_text(armed)
+    assert "aux_reduction='sum'" in seed_text(armed)
+    assert seed_text(armed) != seed_text(replace(armed, routing="strict"))
+    # The options the retrieval framework does not use stay out (as for the ranker).
+    masked = replace(bare, retrieval_framework="mask_only")
+    assert "routing=" not in seed_text(masked)
+    assert "aux_reduction='sum'" in seed_text(masked)
+    assert "routing=" not in seed_text(replace(bare, retrieval_framework="ssl_mask"))
