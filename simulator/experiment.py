@@ -143,8 +143,13 @@ def _engine_seed(config: Config) -> np.random.SeedSequence:
     return np.random.SeedSequence(config.seed).spawn(3)[2]
 
 
-class _WarmupBroadcast:
-    """Serves with the control agent; every agent observes the feedback (pre-period)."""
+class _Broadcast:
+    """Serves with one agent; every agent observes the feedback.
+
+    The pre-period (control serves, every arm's learner warms up on its feedback) and the
+    pooled training-data design (each arm serves its own users, every learner sees all
+    arms' feedback). Learners observe in arm order, so the result is reproducible.
+    """
 
     def __init__(self, server: Recommender, learners: tuple[Recommender, ...]) -> None:
         self.server = server
@@ -227,8 +232,25 @@ class VariantRunner:
         role = exp.control if self.variant == "twin_control" else exp.treatment
         return FixedArm(self.arm_names.index(role))
 
-    def _hooks(self, engine: Engine, agents: dict[str, Recommender]) -> None:
+    def trains_on(self, day: int) -> bool:
+        """Whether the agents' models update on ``day`` (not in the A/B run's experiment
+        days of the snapshot design: its models stay as the pre-period left them)."""
+        exp = self.config.experiment
+        frozen = exp.training_data == "snapshot" and self.variant == "ab"
+        return not (frozen and day >= exp.pre_days)
+
+    def policies(self, agents: dict[str, Recommender]) -> tuple[Recommender, ...]:
+        """The engine's arms: each arm's agent serves its users; in the A/B run of the
+        pooled design every agent also observes the other arms' feedback."""
+        own = tuple(agents[a] for a in self.arm_names)
+        if self.variant == "ab" and self.config.experiment.training_data == "pooled":
+            return tuple(_Broadcast(agent, own) for agent in own)
+        return own
+
+    def _hooks(self, engine: Engine, agents: dict[str, Recommender], day: int) -> None:
         self.trainers = []
+        if not self.trains_on(day):
+            return
         for arm, agent in agents.items():
             trainer = _Trainer(arm, agent)
             self.trainers.append(trainer)
@@ -260,7 +282,7 @@ class VariantRunner:
             shutil.rmtree(staging, ignore_errors=True)
             engine.log = EventLog(staging, self.arm_names, engine.config.chunk_rows)
             restart_clock(engine, minute)
-            self._hooks(engine, agents)
+            self._hooks(engine, agents, day)
             for every, trainer in zip(
                 (self.config.arms[t.arm].train_every_minutes for t in self.trainers),
                 self.trainers,
@@ -356,7 +378,7 @@ def run_pre_period(
                 learn_history(agent, history, world, name, config.engine.bucket_minutes)
         control = agents[exp.control]
         serving = dict(agents)
-        serving[exp.control] = _WarmupBroadcast(control, tuple(agents.values()))
+        serving[exp.control] = _Broadcast(control, tuple(agents.values()))
         engine = Engine(
             world,
             serving,
@@ -425,6 +447,7 @@ def run_variant(
         engine, extra = load_checkpoint(layout.fork(), world)
     agents = extra["agents"]
     engine.assign = runner.assignment()
+    engine.policies = runner.policies(agents)
     if variant != "ab":
         # The served arm of each twin draws its exploration from the control arm's stream,
         # so the twins share every random number, the policies' too.

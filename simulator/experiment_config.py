@@ -25,6 +25,7 @@ RetrievalLossName = Literal["sampled_softmax", "pointwise"]
 ExploreSourceName = Literal["uniform", "fresh"]
 RoutingName = Literal["joint", "strict", "straight_through"]
 AuxReductionName = Literal["sum", "mean"]
+TrainingDataName = Literal["own_arm", "pooled", "snapshot"]
 TaskName = Literal["finish", "like", "comment", "dislike", "listen_fraction"]
 
 
@@ -311,6 +312,13 @@ class ExperimentConfig:
             cores available, ``min(3, available_cores())``, and is resolved when the
             config is built (a run's ``config.toml`` records the number used).
         alpha: Significance level of the report.
+        training_data: What each arm's learner trains on during the A/B run's experiment
+            days (``docs/methods/training_data.md``): ``own_arm``, its own arm's feedback
+            (data splitting, the default); ``pooled``, every arm's feedback, as a
+            production pipeline that trains on the whole log; ``snapshot``, nothing: the
+            models are frozen as they were at the end of the pre-period (features such as
+            interaction counts keep counting). The twin worlds, whose difference is the
+            effect of shipping, always train on their own traffic, which is all of it.
     """
 
     pre_days: int = 3
@@ -321,6 +329,7 @@ class ExperimentConfig:
     twin: bool = True
     workers: int = 0
     alpha: float = 0.05
+    training_data: TrainingDataName = "own_arm"
 
     def __post_init__(self) -> None:
         if self.pre_days < 0:
@@ -336,6 +345,10 @@ class ExperimentConfig:
             _fail("alpha", self.alpha, "must be in (0, 1)")
         if self.control == self.treatment:
             _fail("treatment", self.treatment, "must differ from control")
+        if self.training_data not in get_args(TrainingDataName):
+            _fail(
+                "training_data", self.training_data, f"must be one of {get_args(TrainingDataName)}"
+            )
 
     @property
     def n_days(self) -> int:

@@ -56,6 +56,17 @@ class RunAnalysis:
     report: Report
 
 
+AB_TRAINING = {
+    "own_arm": "in the A/B test each model learned from its own arm's share of the traffic "
+    "only (experiment.training_data = own_arm)",
+    "pooled": "in the A/B test every model learned from all arms' traffic, the other "
+    "policies' feedback included (experiment.training_data = pooled)",
+    "snapshot": "in the A/B test the models stayed as the pre-period left them "
+    "(experiment.training_data = snapshot)",
+}
+"""What the A/B run's learners trained on, per training-data design, for the report."""
+
+
 def experiment_window(config: Config) -> MetricsWindow:
     """The experiment's analysis window, its pre-period and the cohort rule."""
     exp = config.experiment
@@ -254,9 +265,9 @@ def analyse_run(
                     "The same world with the same random numbers, run once with every user "
                     "on control and once with every user on treatment, from the same end of "
                     "the pre-period. The difference is the true effect of shipping the "
-                    "treatment; in the A/B test each model learns from its own share of "
-                    "the traffic only, so the A/B estimate may differ from it beyond "
-                    "sampling error."
+                    "treatment, whose model would learn from all the traffic; "
+                    + AB_TRAINING[exp.training_data]
+                    + ", so the A/B estimate may differ from it beyond sampling error."
                 ),
                 table=twin_truth.to_pandas(),
                 key="twin_truth",
