@@ -21,14 +21,36 @@ comparison, sweeps, diagnostics) built from the four packages ``simulator``, ``a
 ``adaf2m2`` and ``analysis``. It is the only package that imports them together.
 Importing it imports nothing heavy: no torch, no agents, no analysis until a function that
 needs them is called.
+
+The world as Gymnasium environments, :class:`~adasim.envs.SessionEnv` (one user's
+sessions, a song per step) and :class:`~adasim.envs.SessionVectorEnv` (many users in one
+batch), live in :mod:`adasim.envs`; they need the ``gym`` extra (``pip install
+adasim[gym]``) and are imported on first use of ``adasim.SessionEnv`` or
+``adasim.SessionVectorEnv``, so ``import adasim`` works without gymnasium.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from adasim.api import diagnose, load_config, offline, ope, report, run, sweep
 from simulator.conformance import check_recommender
 
+_ENVS = ("SessionEnv", "SessionVectorEnv")
+
+
+def __getattr__(name: str) -> Any:
+    """``adasim.SessionEnv`` and ``adasim.SessionVectorEnv``, imported when first used."""
+    if name in _ENVS:
+        from adasim import envs  # needs gymnasium: pip install adasim[gym]
+
+        return getattr(envs, name)
+    raise AttributeError(f"module 'adasim' has no attribute {name!r}")
+
+
 __all__ = [
+    "SessionEnv",
+    "SessionVectorEnv",
     "check_recommender",
     "diagnose",
     "load_config",

@@ -11,6 +11,8 @@ import pytest
 
 PUBLIC: dict[str, set[str]] = {
     "adasim": {
+        "SessionEnv",
+        "SessionVectorEnv",
         "check_recommender",
         "diagnose",
         "load_config",
@@ -19,6 +21,17 @@ PUBLIC: dict[str, set[str]] = {
         "report",
         "run",
         "sweep",
+    },
+    "adasim.envs": {
+        "ENV_ID",
+        "EnvConfig",
+        "FEEDBACK",
+        "InvalidActionError",
+        "STATE_INFO",
+        "STEP_INFO",
+        "SessionEnv",
+        "SessionVectorEnv",
+        "check_vector_env",
     },
     "simulator": {
         "AdasimError",
@@ -315,5 +328,14 @@ def test_torch_free_packages_do_not_import_torch() -> None:
     import sys
 
     code = "import adasim, simulator, analysis, analysis.ope, sys; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_import_adasim_does_not_import_gymnasium() -> None:
+    import subprocess
+    import sys
+
+    code = "import adasim, sys; print('gymnasium' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
