@@ -283,9 +283,5 @@ class AdaF2M2(nn.Module):
     def loss(self, batch: FeatureBatch) -> torch.Tensor:
         """``L = L_main + alpha * L_aux`` for one labelled batch; parts go to ``last_parts_``."""
         parts = self.loss_tensors(batch)
-        self.last_parts_ = LossParts(
-            main=float(parts.main.detach()),
-            aux=float(parts.aux.detach()),
-            total=float(parts.total.detach()),
-        )
+        self.last_parts_ = LossParts.of(parts.main, parts.aux, parts.total)
         return parts.total

@@ -173,7 +173,5 @@ class SSLMask(nn.Module):
         else:
             aux = self.ssl_loss(v)
         total = main + self.config.ssl_weight * aux
-        self.last_parts_ = LossParts(
-            main=float(main.detach()), aux=float(aux.detach()), total=float(total.detach())
-        )
+        self.last_parts_ = LossParts.of(main, aux, total)
         return total

@@ -53,6 +53,11 @@ class LossParts:
     aux: float
     total: float
 
+    @classmethod
+    def of(cls, main: torch.Tensor, aux: torch.Tensor, total: torch.Tensor) -> LossParts:
+        """The parts of graph-attached loss tensors, as floats."""
+        return cls(main=float(main.detach()), aux=float(aux.detach()), total=float(total.detach()))
+
 
 def torch_generator(rng: RngLike) -> torch.Generator:
     """A CPU ``torch.Generator`` seeded from a numpy stream (never the global torch seed).
@@ -174,7 +179,7 @@ class PlainModel(nn.Module):
         """Multi-task BCE of the base model's prediction."""
         labels = require_labels(batch, self.base.n_tasks)
         main = multitask_bce(self.predict(batch), labels, self._task_weights)
-        self.last_parts_ = LossParts(main=float(main.detach()), aux=0.0, total=float(main.detach()))
+        self.last_parts_ = LossParts.of(main, torch.zeros(()), main)
         return main
 
 

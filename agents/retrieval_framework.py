@@ -151,11 +151,7 @@ class SoftmaxFramework(nn.Module):
     def loss(self, batch: FeatureBatch) -> torch.Tensor:
         """``L`` for one labelled batch (positives in label column 0); parts to ``last_parts_``."""
         parts = self.loss_tensors(batch)
-        self.last_parts_ = LossParts(
-            main=float(parts.main.detach()),
-            aux=float(parts.aux.detach()),
-            total=float(parts.total.detach()),
-        )
+        self.last_parts_ = LossParts.of(parts.main, parts.aux, parts.total)
         return parts.total
 
 

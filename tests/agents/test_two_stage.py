@@ -34,8 +34,9 @@ def requests(world: World, n_items: int, users: np.ndarray) -> RequestBatch:
     )
 
 
-def feedback(world: World, req: RequestBatch, agent: TwoStage) -> FeedbackBatch:
-    rec = agent.recommend(req, np.random.default_rng(1))
+def feedback(world: World, req: RequestBatch, agent: TwoStage, seed: int = 1) -> FeedbackBatch:
+    """The world's answer to the agent's recommendation for ``req`` (serving drawn from ``seed``)."""
+    rec = agent.recommend(req, np.random.default_rng(seed))
     resp = world.respond(req.user_ids, rec.item_ids, (req.user_ids, req.session_ids))
     return FeedbackBatch(
         requests=req,

@@ -18,8 +18,9 @@ from agents.two_stage import TwoStage
 from simulator.config import WorldConfig
 from simulator.conformance import check_recommender
 from simulator.experiment_config import ArmConfig
-from simulator.types import FeedbackBatch, RequestBatch
+from simulator.types import RequestBatch
 from simulator.world import World
+from tests.agents.test_two_stage import feedback
 
 ARM = ArmConfig(
     n_candidates=8,
@@ -48,22 +49,6 @@ def requests(n_items: int, users: np.ndarray, first_session: int = 0) -> Request
         session_ids=np.arange(first_session, first_session + n, dtype=np.int64),
         steps=np.zeros(n, dtype=np.int64),
         n_items=n_items,
-    )
-
-
-def feedback(world: World, req: RequestBatch, agent: TwoStage, seed: int) -> FeedbackBatch:
-    rec = agent.recommend(req, np.random.default_rng(seed))
-    resp = world.respond(req.user_ids, rec.item_ids, (req.user_ids, req.session_ids))
-    return FeedbackBatch(
-        requests=req,
-        recommendation=rec,
-        listen_seconds=resp.listen_seconds,
-        item_seconds=world.items.seconds[rec.item_ids],
-        finish=resp.finish,
-        skip=resp.skip,
-        like=resp.like,
-        comment=resp.comment,
-        dislike=resp.dislike,
     )
 
 
