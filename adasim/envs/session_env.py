@@ -117,7 +117,8 @@ class SessionEnv(gym.Env[Observation, np.int64]):
     ``info["action_mask"]`` (int8, ``Discrete.sample(mask=...)``) marks released songs.
 
     Example:
-        >>> env = SessionEnv()
+        >>> import adasim
+        >>> env = adasim.SessionEnv()  # adasim.envs.SessionEnv
         >>> obs, info = env.reset(seed=0)
         >>> int(obs["context"][3]) == info["n_items"]  # songs released so far
         True

@@ -69,7 +69,8 @@ class SessionVectorEnv(VectorEnv[Observation, NDArray[np.int64], Array]):
     ``info["n_items"]`` and ``obs["context"][:, 3]``.
 
     Example:
-        >>> envs = SessionVectorEnv(n_users=4)
+        >>> import adasim
+        >>> envs = adasim.SessionVectorEnv(n_users=4)  # adasim.envs.SessionVectorEnv
         >>> obs, info = envs.reset(seed=0)
         >>> obs["history_items"].shape, info["user_id"].shape
         ((4, 10), (4,))
