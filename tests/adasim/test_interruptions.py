@@ -116,6 +116,13 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _default_sigint() -> None:
+    # A test run started in the background by a non-interactive shell (`make test &`, a CI
+    # runner) inherits SIGINT ignored, and so would the command: a terminal's job has it at
+    # its default, which is what these tests mean to send Ctrl-C to.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(tiny: Path, out: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*ADASIM, "run", str(tiny), "--out", str(out), "--no-progress"],
@@ -124,6 +131,7 @@ def _start(tiny: Path, out: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a shell job has
+        preexec_fn=_default_sigint,
     )
 
 
