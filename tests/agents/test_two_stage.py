@@ -21,14 +21,15 @@ def world() -> World:
     )
 
 
-def requests(world: World, n_items: int, users: np.ndarray) -> RequestBatch:
+def requests(world: World, n_items: int, users: np.ndarray, first_session: int = 0) -> RequestBatch:
+    """One step-0 request per user, with session ids from ``first_session`` on."""
     n = users.size
     return RequestBatch(
         minute=0,
         day=0,
         arm="treatment",
         user_ids=users,
-        session_ids=np.arange(n, dtype=np.int64),
+        session_ids=np.arange(first_session, first_session + n, dtype=np.int64),
         steps=np.zeros(n, dtype=np.int64),
         n_items=n_items,
     )

@@ -18,9 +18,8 @@ from agents.two_stage import TwoStage
 from simulator.config import WorldConfig
 from simulator.conformance import check_recommender
 from simulator.experiment_config import ArmConfig
-from simulator.types import RequestBatch
 from simulator.world import World
-from tests.agents.test_two_stage import feedback
+from tests.agents.test_two_stage import feedback, requests
 
 ARM = ArmConfig(
     n_candidates=8,
@@ -39,24 +38,11 @@ def world() -> World:
     )
 
 
-def requests(n_items: int, users: np.ndarray, first_session: int = 0) -> RequestBatch:
-    n = users.size
-    return RequestBatch(
-        minute=0,
-        day=0,
-        arm="treatment",
-        user_ids=users,
-        session_ids=np.arange(first_session, first_session + n, dtype=np.int64),
-        steps=np.zeros(n, dtype=np.int64),
-        n_items=n_items,
-    )
-
-
 def trained(world: World, arm: ArmConfig, rounds: int = 3) -> TwoStage:
     agent = TwoStage(world.observable, arm, 0)
     users = np.arange(150, dtype=np.int64)
     for r in range(rounds):
-        agent.observe(feedback(world, requests(120, users, 150 * r), agent, r))
+        agent.observe(feedback(world, requests(world, 120, users, 150 * r), agent, r))
     losses = agent.train()
     assert np.isfinite(losses["retrieval"])
     assert np.isfinite(losses["rank"])
@@ -106,7 +92,7 @@ def test_serving_never_calls_the_mask(
     monkeypatch.setattr(FeatureMask, "forward", counting)
     agent = TwoStage(world.observable, replace(ARM, retrieval_loss=loss), 0)  # type: ignore[arg-type]
     users = np.arange(150, dtype=np.int64)
-    req = requests(120, users)
+    req = requests(world, 120, users)
     fb = feedback(world, req, agent, 0)
     agent.action_distribution(users, 120, requests=req)
     agent.serving_snapshot().recommend(req, np.random.default_rng(1))
@@ -125,7 +111,7 @@ def test_an_agent_with_adaf2m2_on_retrieval_learns_and_snapshots(world: World, l
     params = {n: p.detach().clone() for n, p in agent.retriever.named_parameters()}
     rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for r in range(3):
-        fb = feedback(world, requests(120, users, 150 * r), agent, r)
+        fb = feedback(world, requests(world, 120, users, 150 * r), agent, r)
         agent.observe(fb)
         fields, counts = agent._encode(users, fb.recommendation.item_ids)
         rows.append((fields, counts, agent.retrieval_labels(fb)))
@@ -152,7 +138,7 @@ def test_an_agent_with_adaf2m2_on_retrieval_learns_and_snapshots(world: World, l
     assert not hasattr(snapshot, "retrieval_learner")
     assert isinstance(snapshot.retrieval_adapter, TowerAdapter)
     np.testing.assert_array_equal(snapshot.retrieve(users, 120), agent.retrieve(users, 120))
-    req = requests(120, users, 10_000)
+    req = requests(world, 120, users, 10_000)
     cand, probs = agent.action_distribution(users, 120, requests=req)
     snap_cand, snap_probs = snapshot.action_distribution(users, 120, requests=req)
     np.testing.assert_array_equal(snap_cand, cand)
