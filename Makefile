@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip
 CONFIG ?= configs/default.toml
-# numpy's SIMD dispatch pinned as the adasim command pins it (simulator/numpy_kernels.py),
+# numpy's SIMD dispatch pinned as the adasim command pins it (simulator/world.numpy_kernels.py),
 # so that tests calling the library compute as the command line does, on any x86-64.
 PIN_NUMPY := NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"
 

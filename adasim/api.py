@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from analysis.multiple_testing import Correction
     from analysis.ttest import RelCI
     from simulator.config import Config
-    from simulator.experiment import KeepCheckpoints
+    from simulator.engine.experiment import KeepCheckpoints
 
 PathLike = str | os.PathLike[str]
 """A file or folder: a ``str`` or a :class:`pathlib.Path`."""
@@ -200,7 +200,7 @@ def run(
         >>> result = adasim.run(config, "runs/quick-3")  # doctest: +SKIP
         >>> print(result.table)  # doctest: +SKIP
     """
-    from simulator.experiment import KEEP_CHECKPOINTS
+    from simulator.engine.experiment import KEEP_CHECKPOINTS
 
     fresh, progress = _flag(fresh, "fresh"), _flag(progress, "progress")
     _choice(keep_checkpoints, "keep_checkpoints", KEEP_CHECKPOINTS)
@@ -213,7 +213,7 @@ def run(
     from adasim.jobs.run_analysis import analyse_run
     from adasim.jobs.tuned_run import apply_tuned, record_tuned_run
     from adasim.registry import build_agent, check_agents
-    from simulator.experiment import run_experiment
+    from simulator.engine.experiment import run_experiment
 
     tuned_run = None if tuned is None else apply_tuned(cfg, _path(tuned, "tuned"), "tuned")
     if tuned_run is not None:

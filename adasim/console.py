@@ -1,6 +1,6 @@
 """The ``adasim`` console script: pin numpy's dispatch, then run the command line.
 
-numpy fixes its code paths when it is imported (:mod:`simulator.numpy_kernels`), so a
+numpy fixes its code paths when it is imported (:mod:`simulator.world.numpy_kernels`), so a
 process that has imported it cannot change them any more. The console script therefore
 restarts itself once, ``python -m adasim.console ARGS``, with the pinned environment;
 the restarted process (and every worker it starts) finds the variable set and runs
@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from simulator.numpy_kernels import numpy_environment
+from simulator.world.numpy_kernels import numpy_environment
 
 
 def main() -> None:

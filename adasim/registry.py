@@ -22,18 +22,18 @@ from typing import Any
 import numpy as np
 
 from simulator.config import Config
+from simulator.engine.threads import one_torch_thread as engine_one_torch_thread
 from simulator.errors import ConfigError
 from simulator.experiment_config import ArmConfig, is_factory_path
 from simulator.policies import OraclePolicy, PopularPolicy, RandomPolicy
-from simulator.threads import one_torch_thread as engine_one_torch_thread
 from simulator.types import Recommender
-from simulator.world import World
+from simulator.world.world import World
 
 
 def build_agent(
     name: str, arm: ArmConfig, world: World, seed: np.random.SeedSequence
 ) -> Recommender:
-    """The recommender of arm ``name`` (an :data:`~simulator.experiment.AgentFactory`).
+    """The recommender of arm ``name`` (an :data:`~simulator.engine.experiment.AgentFactory`).
 
     Learning agents and custom agents see only ``world.observable``; the oracle is the one
     policy that is given the ground truth, by design.

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from adasim.envs import SessionEnv, SessionVectorEnv  # noqa: E402
-from simulator.numpy_kernels import numpy_dispatch_pinned  # noqa: E402
+from simulator.world.numpy_kernels import numpy_dispatch_pinned  # noqa: E402
 
 
 def _actions(rng: np.random.Generator, n_items: np.ndarray) -> np.ndarray:

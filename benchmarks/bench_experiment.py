@@ -37,7 +37,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from adasim.registry import build_agent  # noqa: E402
 from agents.two_stage import TwoStage  # noqa: E402
 from simulator.config import load_config  # noqa: E402
-from simulator.experiment import run_experiment  # noqa: E402
+from simulator.engine.experiment import run_experiment  # noqa: E402
 
 SPENT: dict[str, float] = {"recommend": 0.0, "observe": 0.0, "train": 0.0, "warm_start": 0.0}
 

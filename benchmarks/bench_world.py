@@ -56,10 +56,10 @@ def _config(users: int) -> Any:
 
 
 def run_adasim(users: int, days: int, out: dict[str, Any]) -> None:
-    from simulator.engine import Engine
-    from simulator.eventlog import EventLog
+    from simulator.engine.engine import Engine
+    from simulator.engine.eventlog import EventLog
     from simulator.policies import RandomPolicy
-    from simulator.world import World
+    from simulator.world.world import World
 
     cfg = _config(users)
     world = World.build(cfg.world, days, cfg.seed)
@@ -81,7 +81,7 @@ def run_reference(users: int, ref_users: int, days: int, out: dict[str, Any]) ->
 
     import simpy
 
-    from simulator.world import World
+    from simulator.world.world import World
 
     cfg = _config(users)
     world = World.build(cfg.world, days, cfg.seed)
@@ -197,7 +197,7 @@ def run_reference_components(users: int, ref_users: int, days: int, out: dict[st
     """The common style with this project's own components, one request at a time.
 
     One simpy process per user decides each day whether the user opens the app (the same
-    keyed uniform and formula as :class:`~simulator.retention.Retention`) and starts one
+    keyed uniform and formula as :class:`~simulator.world.retention.Retention`) and starts one
     simpy process per session; each session loops over steps in Python, calling
     ``RandomPolicy.recommend`` on a one-row ``RequestBatch``, ``World.respond`` with the
     same common-random-number keys and ``sessions.advance`` on a one-row batch, with one
@@ -206,9 +206,9 @@ def run_reference_components(users: int, ref_users: int, days: int, out: dict[st
     import simpy
 
     from simulator.policies import RandomPolicy
-    from simulator.retention import Retention
-    from simulator.sessions import SessionBatch, advance
-    from simulator.world import World
+    from simulator.world.retention import Retention
+    from simulator.world.sessions import SessionBatch, advance
+    from simulator.world.world import World
 
     cfg = _config(users)
     world = World.build(cfg.world, days, cfg.seed)

@@ -41,10 +41,10 @@ def _overrides(users: int) -> list[str]:
 
 def run(users: int, days: int, out: dict[str, Any]) -> None:
     from simulator.config import load_config
-    from simulator.engine import Engine
-    from simulator.eventlog import EventLog
+    from simulator.engine.engine import Engine
+    from simulator.engine.eventlog import EventLog
     from simulator.policies import RandomPolicy
-    from simulator.world import World
+    from simulator.world.world import World
 
     cfg = load_config(
         ROOT / "configs" / "world.toml", [*_overrides(users), f"simulate.days={days}"]

@@ -10,7 +10,6 @@ root, ``adasim.registry``, imports agents when an arm needs one).
 
 from __future__ import annotations
 
-from simulator.assignment import FixedArm, HashAssignment
 from simulator.config import (
     Config,
     EngineConfig,
@@ -20,15 +19,15 @@ from simulator.config import (
     write_config,
 )
 from simulator.conformance import ConformanceError, ConformanceReport, check_recommender
-from simulator.engine import Engine
+from simulator.engine.assignment import FixedArm, HashAssignment
+from simulator.engine.engine import Engine
+from simulator.engine.eventlog import EventLog
+from simulator.engine.experiment import RunLayout, run_experiment, run_variant
+from simulator.engine.simulate import simulate_world
+from simulator.engine.summary import WorldSummary, summarize_run
 from simulator.errors import AdasimError, ConfigError, SimulationError
-from simulator.eventlog import EventLog
-from simulator.experiment import RunLayout, run_experiment, run_variant
 from simulator.experiment_config import ArmConfig, ExperimentConfig
-from simulator.noise import Noise
 from simulator.policies import OraclePolicy, PopularPolicy, RandomPolicy, make_policy
-from simulator.simulate import simulate_world
-from simulator.summary import WorldSummary, summarize_run
 from simulator.types import (
     EVENT_COLUMNS,
     USER_COLUMNS,
@@ -39,7 +38,8 @@ from simulator.types import (
     Recommender,
     RequestBatch,
 )
-from simulator.world import World, WorldView
+from simulator.world.noise import Noise
+from simulator.world.world import World, WorldView
 
 __all__ = [
     "EVENT_COLUMNS",

@@ -117,7 +117,7 @@ class ItemConfig:
     ``E`` is tied to the features by a Gaussian copula, ``E = F^{-1}(Phi(z))`` with the
     normal score ``z = sqrt(appeal_share_meta) * M + sqrt(appeal_share_artist) * A +
     sqrt(1 - appeal_share_meta - appeal_share_artist) * eps`` (``M`` from the meta fields,
-    ``A`` from the artist; :func:`simulator.population.draw_items`).
+    ``A`` from the artist; :func:`simulator.world.population.draw_items`).
     """
 
     n_genres: int = 20
@@ -179,7 +179,7 @@ class BehaviorConfig:
       ``rho = noise_skip_rate``, ``kappa = noise_rate_concentration``); an episode starts
       at a step with the hazard that makes ``r_u`` the stationary share of noisy steps and
       lasts ``1 + Geometric`` songs of mean ``noise_episode_mean_length``
-      (:mod:`simulator.behavior`);
+      (:mod:`simulator.world.behavior`);
     * otherwise finish with probability ``sigmoid(finish_slope * a + finish_bias)``;
     * a skipped song plays ``item_seconds * max_skip_fraction * sigmoid(a) * U`` seconds
       (a noisy skip ``item_seconds * noise_listen_fraction * U``);
@@ -290,7 +290,7 @@ class WorldConfig:
 
     The users registered before day 0 listen during them, served by ``history_policy``;
     agents are pre-trained on that log, so at day 0 old users and head items are warm and
-    new users and new items are cold (:mod:`simulator.history`)."""
+    new users and new items are cold (:mod:`simulator.engine.history`)."""
     history_policy: HistoryPolicyName = "popular"
     """The logging policy of the history: ``popular`` (play counts of finishes raised to
     ``history_popular_power``, mixed with uniform exploration) or ``random``."""

@@ -22,7 +22,7 @@ evaluation rely on. Each check can fail on its own, and the error names every on
 Example:
     >>> from simulator.config import WorldConfig
     >>> from simulator.policies import RandomPolicy
-    >>> from simulator.world import World
+    >>> from simulator.world.world import World
     >>> world = World.build(WorldConfig(n_users=50, n_items=30), 1, 0)
     >>> check_recommender(RandomPolicy(), world.observable).passed
     True
@@ -333,7 +333,7 @@ def check_recommender(
         >>> import adasim
         >>> from simulator.config import WorldConfig
         >>> from simulator.policies import PopularPolicy
-        >>> from simulator.world import World
+        >>> from simulator.world.world import World
         >>> world = World.build(WorldConfig(n_users=80, n_items=40, dim=8), 2, 7)
         >>> adasim.check_recommender(PopularPolicy(), world.observable).passed
         True

@@ -47,7 +47,7 @@ SEED_NEUTRAL_VALUES: dict[str, object] = {
 }
 """Arm options added after the agents' seed rule was fixed, with the value that gives the
 agent as it was before the option existed: at that value an option is left out of the seed
-digest (``simulator.experiment.agent_seed``), whatever the current default, so a config
+digest (``simulator.engine.experiment.agent_seed``), whatever the current default, so a config
 keeps its agents' seeds when an option is added or a default moves. A new option goes
 here with its neutral value."""
 

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from simulator.errors import ConfigError
 from simulator.types import FeedbackBatch, Recommendation, RequestBatch
-from simulator.world import World
+from simulator.world.world import World
 
 
 class RandomPolicy:

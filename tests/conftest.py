@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-day random-policy run of a small world (configs/quick.toml, shrunk)."""
     from simulator.config import load_config
-    from simulator.simulate import simulate_world
+    from simulator.engine.simulate import simulate_world
 
     config = load_config(
         ROOT / "configs" / "quick.toml",

@@ -4,7 +4,8 @@
 * ``adaf2m2`` imports only torch, numpy and itself: it wraps any base model.
 * ``agents`` may use the simulator's pure-data modules (the ``Recommender`` contract, the
   errors, the arm config) and ``adaf2m2``, never the engine or ``analysis``.
-* ``simulator`` imports none of ``agents``, ``analysis``, ``adaf2m2``, torch or ``adasim``.
+* ``simulator`` imports none of ``agents``, ``analysis``, ``adaf2m2``, torch or ``adasim``;
+  inside it, the world (``simulator/world/``) imports nothing of the engine.
 * ``adasim``, the application (command line, composition root, jobs), may import them all;
   ``analysis``, ``agents`` and ``adaf2m2`` never import it.
 """
@@ -65,6 +66,14 @@ def test_agents_use_only_the_contract(path: Path) -> None:
 def test_simulator_reaches_no_other_package(path: Path) -> None:
     forbidden = {"agents", "analysis", "adaf2m2", "torch", "adasim"}
     bad = {n for n in imports_of(path) if top(n) in forbidden}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", files("simulator/world"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_world_knows_nothing_of_the_engine(path: Path) -> None:
+    bad = {
+        n for n in imports_of(path) if n == "simulator.engine" or n.startswith("simulator.engine.")
+    }
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from adaf2m2.kernels import PINNED_KERNELS
 from analysis.fingerprint import fingerprint
-from simulator.numpy_kernels import NUMPY_PINNED, numpy_environment
+from simulator.world.numpy_kernels import NUMPY_PINNED, numpy_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "results" / "reproducibility.md"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from adasim.commands import add_overrides_argument
-from simulator.experiment import KEEP_CHECKPOINTS
+from simulator.engine.experiment import KEEP_CHECKPOINTS
 
 NAME = "run"
 DEFAULT_CONFIG = "configs/default.toml"
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from adasim.jobs.tuned_run import apply_tuned, record_tuned_run
     from adasim.registry import build_agent, check_agents
     from simulator.config import load_config
-    from simulator.experiment import run_experiment
+    from simulator.engine.experiment import run_experiment
 
     overrides = list(args.overrides)
     if args.seed is not None:

@@ -36,7 +36,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Load the config with overrides, simulate, print the summary."""
-    from simulator.simulate import simulate_world
+    from simulator.engine.simulate import simulate_world
 
     overrides = list(args.overrides)
     if args.policy is not None:

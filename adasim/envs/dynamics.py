@@ -8,8 +8,8 @@ stepping row in one numpy batch with the engine's own components:
 
 * :meth:`World.respond <simulator.world.World.respond>`: finish, skip, like, comment,
   dislike, listen time and the noisy-skip episodes (``distraction_left``);
-* :func:`simulator.sessions.advance`: patience, the per-user quit hazard, ``max_steps``;
-* the formulas of :mod:`simulator.retention`: after a user's last session of a day the
+* :func:`simulator.world.sessions.advance`: patience, the per-user quit hazard, ``max_steps``;
+* the formulas of :mod:`simulator.world.retention`: after a user's last session of a day the
   satisfaction folds in the day's finish share, and on each later day the user opens the
   app with ``return_probability``; an active day has ``session_counts`` sessions starting
   at ``session_start``.
@@ -44,17 +44,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from adasim.envs.env_config import EnvConfig, InvalidActionError
-from simulator.noise import hash64, uniform
-from simulator.population import MINUTES_PER_DAY
-from simulator.retention import (
+from simulator.world.noise import hash64, uniform
+from simulator.world.population import MINUTES_PER_DAY
+from simulator.world.retention import (
     day_window,
     fold_satisfaction,
     return_probability,
     session_counts,
     session_start,
 )
-from simulator.sessions import SessionBatch, advance
-from simulator.world import World
+from simulator.world.sessions import SessionBatch, advance
+from simulator.world.world import World
 
 FEEDBACK: tuple[str, ...] = ("finish", "skip", "like", "comment", "dislike")
 """Columns of ``history_feedback``, in order."""

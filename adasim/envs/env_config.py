@@ -27,7 +27,7 @@ from simulator.config import (
     load_config,
 )
 from simulator.errors import AdasimError, ConfigError
-from simulator.world import World
+from simulator.world.world import World
 
 RewardName = Literal["listen_fraction", "finish"]
 NoiseMode = Literal["episode", "world"]

@@ -30,7 +30,7 @@ from adasim.envs.env_config import (
 )
 from adasim.envs.spaces import INFO_TYPES, STEP_INFO, action_space, observation_space
 from simulator.config import Config
-from simulator.world import World, WorldView
+from simulator.world.world import World, WorldView
 
 Observation = dict[str, NDArray[Any]]
 

@@ -33,7 +33,7 @@ from gymnasium import spaces
 
 from adasim.envs.dynamics import FEEDBACK
 from adasim.envs.env_config import EnvConfig
-from simulator.world import World
+from simulator.world.world import World
 
 STATE_INFO: tuple[str, ...] = (
     "user_id",

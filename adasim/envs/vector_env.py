@@ -41,7 +41,7 @@ from adasim.envs.env_config import (
 from adasim.envs.session_env import Observation, check_options, check_user, step_arrays
 from adasim.envs.spaces import INFO_TYPES, STEP_INFO, action_space, observation_space
 from simulator.config import Config
-from simulator.world import World, WorldView
+from simulator.world.world import World, WorldView
 
 Array = NDArray[Any]
 

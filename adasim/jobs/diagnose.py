@@ -3,7 +3,7 @@
 The paper's argument rests on four properties of real logs: a long tail (5% of users and
 items make most samples), ID features that are the most informative for head users and
 items, cold start that is harder, and noisy feedback. This job measures them on the
-world's **history** (the logged past before day 0, :mod:`simulator.history`):
+world's **history** (the logged past before day 0, :mod:`simulator.engine.history`):
 
 1. the world is built and its history simulated into ``DIR/history/``;
 2. the log is loaded as training samples with a time split (earliest 60% of minutes train,
@@ -18,7 +18,7 @@ Definitions (``analysis.world_diagnostics`` has the pure statistics):
 * ``top5_user_share``: share of the log's samples made by the top 5% of the users with at
   least one sample; ``top5_item_share``: share made by the top 5% of the catalogue (every
   item released by the log's last day, shown or not); both with
-  :func:`simulator.summary.top_share`, as ``adasim simulate`` counts them;
+  :func:`simulator.engine.summary.top_share`, as ``adasim simulate`` counts them;
 * ``median_samples_old_user`` / ``median_samples_new_user``: median samples in the log per
   user with at least one sample, for old / new users of ``users.parquet`` (new: registered
   at most ``world.users.new_user_days`` days before day 0): how warm the users are at day 0;
@@ -89,10 +89,10 @@ from analysis.world_diagnostics import (
     noise_episode_lengths,
 )
 from simulator.config import Config, write_config
+from simulator.engine.summary import top_share
 from simulator.errors import ConfigError
-from simulator.population import MINUTES_PER_DAY
-from simulator.summary import top_share
-from simulator.world import World
+from simulator.world.population import MINUTES_PER_DAY
+from simulator.world.world import World
 
 if TYPE_CHECKING:  # agents imports torch: at run time only inside the functions
     from agents.datasets.samples import OfflineData, Samples
@@ -542,7 +542,7 @@ def simulate_log(config: Config, out_dir: Path, world: World) -> Path:
 
     The one place that decides which log is diagnosed.
     """
-    from simulator.history import simulate_history
+    from simulator.engine.history import simulate_history
 
     return simulate_history(config, out_dir, world).directory
 
@@ -648,7 +648,7 @@ def diagnose_log(
         options: Model, seeds and cohort options.
         progress: Show a progress bar over the reference models.
     """
-    from simulator.behavior import sigmoid
+    from simulator.world.behavior import sigmoid
 
     root = Path(folder)
     data, log, test_rows = load_aligned(root, options.sim_data_config(config))
@@ -881,7 +881,7 @@ def plan_diagnose(
             is called with the longest window plus the validation and test days.
         fresh: Replace what an earlier diagnose of another config left in the folders.
     """
-    from simulator.run_folder import prepare_run_folder
+    from simulator.engine.run_folder import prepare_run_folder
 
     if config.world.history_days < 1:
         raise ConfigError(
@@ -918,7 +918,7 @@ def run_diagnose(
         The :class:`DiagnoseResult`, written to ``plan.out_dir``.
     """
     from adasim.registry import one_torch_thread
-    from simulator.experiment import build_world
+    from simulator.engine.experiment import build_world
 
     # One thread: results do not depend on the machine's load, and a busy 2-core machine
     # is not oversubscribed.

@@ -47,12 +47,12 @@ from analysis.ope import (
 from analysis.results import jsonable
 from analysis.tables import load_users
 from simulator.action_distribution import action_distribution_of
-from simulator.checkpoint import load_checkpoint, load_snapshot
 from simulator.config import Config, load_config
+from simulator.engine.checkpoint import load_checkpoint, load_snapshot
+from simulator.engine.experiment import RunLayout, build_world
 from simulator.errors import ConfigError, SimulationError
-from simulator.experiment import RunLayout, build_world
 from simulator.types import RequestBatch
-from simulator.world import World
+from simulator.world.world import World
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ def true_finish_rate(
     """Per logged request, the exact finish probability under the evaluation policy.
 
     Given the world's state at logged step ``t`` (a distraction episode running or not,
-    :mod:`simulator.behavior`), ``P(finish | x_t, a) = (1 - q_t) sigmoid(s a(u_t, a) + b)``,
+    :mod:`simulator.world.behavior`), ``P(finish | x_t, a) = (1 - q_t) sigmoid(s a(u_t, a) + b)``,
     and the state does not depend on the action. ``1 - q_t`` is read off the logged
     ``true_finish_prob`` divided by ``sigmoid(s a(u_t, logged item) + b)``, so
 
@@ -200,7 +200,7 @@ def true_finish_rate(
 
         \\text{truth}_t = (1 - q_t) \\sum_a \\pi_e(a \\mid x_t)\\,\\sigma(s\\,a(u_t, a) + b).
     """
-    from simulator.behavior import episode_start_hazard, sigmoid
+    from simulator.world.behavior import episode_start_hazard, sigmoid
 
     b = world.config.behavior
     users = log["user_id"].to_numpy(dtype=np.int64)

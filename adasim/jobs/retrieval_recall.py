@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.checkpoint import load_snapshot
 from simulator.config import Config
-from simulator.experiment import RunLayout
-from simulator.world import World
+from simulator.engine.checkpoint import load_snapshot
+from simulator.engine.experiment import RunLayout
+from simulator.world.world import World
 
 MINUTES_PER_DAY = 1440
 

@@ -33,8 +33,8 @@ from analysis.schema import REQUIRED_EVENT_COLUMNS
 from analysis.tables import load_users, read_table
 from analysis.twin import twin_effects
 from simulator.config import Config, load_config
+from simulator.engine.experiment import VARIANTS, RunLayout, build_world
 from simulator.errors import ConfigError
-from simulator.experiment import VARIANTS, RunLayout, build_world
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ replicates. Replicate ``r`` gets the seed
 
 and uses it in every grid cell (common random numbers: cells differ only by their grid
 values, so differences between cells are not seed noise). Each run is one
-:func:`simulator.experiment.run_experiment` plus :func:`adasim.jobs.run_analysis.analyse_run`
+:func:`simulator.engine.experiment.run_experiment` plus :func:`adasim.jobs.run_analysis.analyse_run`
 in ``<sweep>/runs/<run_id>/``; when it ends (finished or failed) it writes its result rows
 atomically to ``<sweep>/results/<run_id>.json``. A sweep started again skips every run
 that has a result file, so an interrupted sweep reruns only what is missing.
@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 from simulator.config import Config, write_config
+from simulator.engine.run_folder import RESULT_NEUTRAL_KEYS
 from simulator.errors import ConfigError
-from simulator.run_folder import RESULT_NEUTRAL_KEYS
 
 RESULT_COLUMNS: tuple[str, ...] = (
     "metric",
@@ -268,7 +268,7 @@ def execute_run(job: RunJob) -> dict[str, Any]:
     try:
         from adasim.jobs.run_analysis import analyse_run
         from adasim.registry import build_agent
-        from simulator.experiment import run_experiment
+        from simulator.engine.experiment import run_experiment
 
         config = job.config.with_overrides(run.overrides)
         run_dir = job.sweep_dir / "runs" / run.run_id

@@ -44,8 +44,8 @@ from adasim.jobs.sweep import (
     write_table,
 )
 from simulator.config import Config
+from simulator.engine.process_pool import die_with_parent, terminating
 from simulator.experiment_config import available_cores
-from simulator.process_pool import die_with_parent, terminating
 
 if TYPE_CHECKING:
     from analysis.sweep_report import SweepReport

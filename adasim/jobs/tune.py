@@ -3,7 +3,7 @@
 The paper tunes the learning rate and the embedding size of every base model and framework
 on the same grids; an A/B test of AdaF²M² against a bare model is fair only if both arms
 got the same search. This job does it on the world's **history** log (the logged past
-before day 0, :mod:`simulator.history`):
+before day 0, :mod:`simulator.engine.history`):
 
 1. the history is simulated into ``OUT/history/`` as ``adasim diagnose`` simulates it
    (:func:`adasim.jobs.diagnose.simulate_log`), or an existing one is reused
@@ -66,7 +66,7 @@ from adasim.jobs.tuned_run import FORMAT, TUNED_FILE, skip_reason, tuning_note, 
 from simulator.config import Config, write_config
 from simulator.errors import ConfigError
 from simulator.experiment_config import ArmConfig
-from simulator.population import MINUTES_PER_DAY
+from simulator.world.population import MINUTES_PER_DAY
 
 if TYPE_CHECKING:  # agents imports torch: at run time only inside the functions
     from agents.datasets.samples import Samples
@@ -629,7 +629,7 @@ def _check_history(history: Path, config: Config) -> None:
     """A reused history must be complete and of ``config``'s world (seed included)."""
     import tomllib
 
-    from simulator.run_folder import first_difference
+    from simulator.engine.run_folder import first_difference
 
     done = history / "done.json"
     if not done.is_file():
@@ -677,7 +677,7 @@ def plan_tune(
         history: Reuse this finished history (``RUN/history``) instead of simulating one.
         fresh: Replace what an earlier tuning of another config left in ``out_dir``.
     """
-    from simulator.run_folder import prepare_run_folder
+    from simulator.engine.run_folder import prepare_run_folder
 
     TuneSplit.of(config)  # the history can be split
     if not config.arms:
@@ -727,7 +727,7 @@ def run_tune(plan: TunePlan, progress: bool = True) -> TuneResult:
 
     from adasim.jobs.diagnose import simulate_log
     from adasim.registry import one_torch_thread
-    from simulator.experiment import build_world
+    from simulator.engine.experiment import build_world
 
     one_torch_thread()  # results do not depend on the machine's load
     start = time.perf_counter()

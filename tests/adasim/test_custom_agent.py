@@ -14,10 +14,10 @@ from adasim.cli import main
 from adasim.registry import build_agent
 from simulator.config import load_config
 from simulator.conformance import check_recommender
+from simulator.engine.experiment import agent_seed, build_world
 from simulator.errors import ConfigError
-from simulator.experiment import agent_seed, build_world
 from simulator.experiment_config import ArmConfig
-from simulator.world import World, WorldView
+from simulator.world.world import World, WorldView
 from tests.adasim import custom_agents
 from tests.adasim.tiny_worlds import random_vs_popular, write_tiny_two_arm_world
 

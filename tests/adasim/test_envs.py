@@ -46,13 +46,13 @@ from adasim.envs.env_config import (  # noqa: E402
     EnvConfig,
 )
 from adasim.envs.spaces import INFO_TYPES, STATE_INFO, STEP_INFO  # noqa: E402
-from simulator.behavior import episode_start_hazard, sigmoid  # noqa: E402
 from simulator.config import EngineConfig, load_config  # noqa: E402
-from simulator.engine import Engine  # noqa: E402
+from simulator.engine.engine import Engine  # noqa: E402
+from simulator.engine.eventlog import EventLog  # noqa: E402
 from simulator.errors import ConfigError  # noqa: E402
-from simulator.eventlog import EventLog  # noqa: E402
 from simulator.policies import RandomPolicy  # noqa: E402
-from simulator.world import World  # noqa: E402
+from simulator.world.behavior import episode_start_hazard, sigmoid  # noqa: E402
+from simulator.world.world import World  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "configs" / "quick.toml"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from analysis.fingerprint import fingerprint
-from simulator.experiment import RunLayout
+from simulator.engine.experiment import RunLayout
 from tests.adasim.tiny_worlds import TEST_SCALE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,7 +146,7 @@ def _workers_running(proc: subprocess.Popen[str]) -> set[int]:
     return {
         p
         for p in _descendants(proc.pid)
-        if b"simulator.process_worker" in Path(f"/proc/{p}/cmdline").read_bytes()
+        if b"simulator.engine.process_worker" in Path(f"/proc/{p}/cmdline").read_bytes()
     }
 
 

@@ -14,8 +14,8 @@ from adasim.cli import main
 from adasim.jobs.ope_run import evaluate_run
 from adasim.registry import build_agent
 from simulator.config import load_config
+from simulator.engine.experiment import run_experiment
 from simulator.errors import ConfigError
-from simulator.experiment import run_experiment
 from tests.adasim.tiny_worlds import write_tiny_two_arm_world
 
 torch.set_num_threads(1)

@@ -12,9 +12,9 @@ from adasim.jobs.retrieval_recall import recall_at_n
 from agents.counters import InteractionCounters
 from agents.two_stage import TwoStage
 from simulator.config import WorldConfig, load_config
-from simulator.experiment import build_world
-from simulator.history import learn_history, simulate_history
-from simulator.world import World
+from simulator.engine.experiment import build_world
+from simulator.engine.history import learn_history, simulate_history
+from simulator.world.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
 

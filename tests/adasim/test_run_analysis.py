@@ -14,8 +14,8 @@ import pytest
 from adasim.jobs.run_analysis import experiment_window, finished_run_config, run_report_config
 from analysis.report_overrides import ReportOverrides
 from simulator.config import load_config, write_config
+from simulator.engine.experiment import RunLayout
 from simulator.errors import ConfigError
-from simulator.experiment import RunLayout
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ from adasim.jobs.ope_run import treatment_distribution
 from adasim.registry import build_agent
 from analysis.tables import load_events
 from simulator.config import load_config
-from simulator.experiment import RunLayout, build_world, run_experiment
+from simulator.engine.experiment import RunLayout, build_world, run_experiment
 from tests.adasim.tiny_worlds import write_tiny_two_arm_world
 
 torch.set_num_threads(1)

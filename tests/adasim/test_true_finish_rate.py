@@ -8,12 +8,12 @@ import numpy as np
 
 from adasim.jobs.ope_run import true_finish_rate
 from analysis.ope import SparseActionDist
-from simulator.behavior import sigmoid
 from simulator.config import EngineConfig, WorldConfig
-from simulator.engine import Engine
-from simulator.eventlog import EventLog, read_events
+from simulator.engine.engine import Engine
+from simulator.engine.eventlog import EventLog, read_events
 from simulator.policies import RandomPolicy
-from simulator.world import World
+from simulator.world.behavior import sigmoid
+from simulator.world.world import World
 
 
 def test_truth_of_the_logged_actions_is_the_logged_probability(tmp_path: Path) -> None:

@@ -187,7 +187,7 @@ def test_the_test_days_are_never_read(
     import agents.datasets.sim as sim
     import agents.training as training
     from adasim.jobs.diagnose import simulate_log
-    from simulator.experiment import build_world
+    from simulator.engine.experiment import build_world
 
     config = load_config(tiny_toml)
     split = TuneSplit.of(config)

@@ -14,7 +14,7 @@ from simulator.config import WorldConfig
 from simulator.conformance import check_recommender
 from simulator.experiment_config import ArmConfig
 from simulator.types import RequestBatch
-from simulator.world import World
+from simulator.world.world import World
 
 ARM = ArmConfig(n_candidates=8, hidden_dims=(16,), id_capacity=256, explore_share=0.25, embed_dim=4)
 

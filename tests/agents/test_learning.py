@@ -17,7 +17,7 @@ from adasim.jobs.offline_run import run_offline
 from agents.datasets.sim import load_run
 from agents.models.registry import PAPER_MODELS
 from simulator.config import load_config
-from simulator.simulate import simulate_world
+from simulator.engine.simulate import simulate_world
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from agents.two_stage import TwoStage
 from simulator.config import WorldConfig
 from simulator.experiment_config import ArmConfig
 from simulator.types import FeedbackBatch, RequestBatch
-from simulator.world import World
+from simulator.world.world import World
 
 ARM = ArmConfig(n_candidates=8, hidden_dims=(16,), framework="adaf2m2", id_capacity=256)
 

@@ -9,9 +9,9 @@ import torch
 
 from agents.two_stage import TwoStage
 from simulator.config import load_config
-from simulator.experiment import build_world
+from simulator.engine.experiment import build_world
+from simulator.engine.history import learn_history, simulate_history
 from simulator.experiment_config import ArmConfig
-from simulator.history import learn_history, simulate_history
 
 SMALL = """
 name = "agent_history"

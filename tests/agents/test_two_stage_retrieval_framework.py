@@ -18,7 +18,7 @@ from agents.two_stage import TwoStage
 from simulator.config import WorldConfig
 from simulator.conformance import check_recommender
 from simulator.experiment_config import ArmConfig
-from simulator.world import World
+from simulator.world.world import World
 from tests.agents.test_two_stage import feedback, requests
 
 ARM = ArmConfig(

@@ -1,6 +1,6 @@
 """Item appeal partly predictable from meta features and artist (issue 13, item 3).
 
-The law (:mod:`simulator.population`): ``appeal = c (F^{-1}(Phi(z)) - 1)`` with
+The law (:mod:`simulator.world.population`): ``appeal = c (F^{-1}(Phi(z)) - 1)`` with
 ``z = sqrt(mu) M + sqrt(alpha) A + sqrt(1 - mu - alpha) eps``. The score ``z`` is
 recovered from the appeal by inverting the transform. Bands are two-sided 99.9%.
 """
@@ -16,14 +16,14 @@ from scipy import integrate, stats
 
 from simulator.config import BehaviorConfig, ItemConfig, UserConfig, WorldConfig
 from simulator.errors import ConfigError
-from simulator.population import (
+from simulator.world.population import (
     ItemTable,
     draw_items,
     expected_exponential_of_normal_score,
     exponential_of_normal_score,
     normal_score_of_exponential,
 )
-from simulator.world import World
+from simulator.world.world import World
 
 LEVEL = 0.999
 Z = float(stats.norm.ppf(0.5 + LEVEL / 2))

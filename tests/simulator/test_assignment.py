@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.assignment import FixedArm, HashAssignment
+from simulator.engine.assignment import FixedArm, HashAssignment
 from simulator.errors import ConfigError
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.behavior import draw_response, expected_response, sigmoid
 from simulator.config import BehaviorConfig
-from simulator.noise import Noise
+from simulator.world.behavior import draw_response, expected_response, sigmoid
+from simulator.world.noise import Noise
 
 N = 100_000
 

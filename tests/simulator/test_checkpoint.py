@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
+import pickle
 from pathlib import Path
 
 import pytest
 
-from simulator.checkpoint import (
+from simulator.config import load_config
+from simulator.engine.checkpoint import (
+    _MOVED_MODULES,
     CheckpointUnreadable,
     checkpoint_intact,
     load_snapshot,
     save_snapshot,
 )
-from simulator.config import load_config
-from simulator.experiment import build_world
-from simulator.world import World
+from simulator.engine.experiment import build_world
+from simulator.world.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,3 +56,38 @@ def test_a_file_from_before_the_digest_still_loads(world: World, tmp_path: Path)
     path.write_bytes(path.read_bytes()[: -len(b"ADASIM-SHA256:") - 32])  # as older adasim wrote
     assert not checkpoint_intact(path)  # a resume redoes what it cannot verify
     assert load_snapshot(path, world) == {"n": 5}  # a finished run's snapshots stay usable
+
+
+def _defined_in(module_name: str) -> object:
+    """A class or function that ``module_name`` defines (what a pickle names by module)."""
+    module = importlib.import_module(module_name)
+    return next(
+        value
+        for value in vars(module).values()
+        if callable(value) and getattr(value, "__module__", None) == module_name
+    )
+
+
+def test_a_file_from_before_the_subpackages_still_loads(world: World, tmp_path: Path) -> None:
+    # simulator/'s modules moved into world/ and engine/ (issue 17): a pickle written before
+    # names each class by its old module; the text protocol lets the test write such names.
+    new_paths = sorted(_MOVED_MODULES.values())
+    objects = {name: _defined_in(name) for name in new_paths}
+    data = pickle.dumps(objects, protocol=0)
+    for old, new in _MOVED_MODULES.items():
+        data = data.replace(f"c{new}\n".encode(), f"c{old}\n".encode())
+    assert all(f"c{new}\n".encode() not in data for new in new_paths)  # every name is old
+    path = tmp_path / "s.pkl"
+    path.write_bytes(data)
+    assert load_snapshot(path, world) == objects
+
+
+def test_the_moved_modules_table_covers_both_subpackages() -> None:
+    on_disk = {
+        f"simulator.{path.parent.name}.{path.stem}"
+        for package in ("world", "engine")
+        for path in (ROOT / "simulator" / package).glob("*.py")
+        if path.stem != "__init__"
+    }
+    assert set(_MOVED_MODULES.values()) == on_disk
+    assert all(old.count(".") == 1 for old in _MOVED_MODULES)  # the flat layout's names

@@ -18,7 +18,7 @@ from simulator.conformance import (
 )
 from simulator.policies import OraclePolicy, PopularPolicy, RandomPolicy
 from simulator.types import FeedbackBatch, Recommendation, Recommender, RequestBatch
-from simulator.world import World
+from simulator.world.world import World
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@ import pytest
 from scipy import stats
 
 from simulator.config import Config, EngineConfig, WorldConfig, load_config
-from simulator.engine import Engine
+from simulator.engine.engine import Engine
+from simulator.engine.eventlog import EVENT_SCHEMA, EventLog, read_events
+from simulator.engine.simulate import simulate_world
 from simulator.errors import SimulationError
-from simulator.eventlog import EVENT_SCHEMA, EventLog, read_events
 from simulator.policies import OraclePolicy, RandomPolicy
-from simulator.simulate import simulate_world
 from simulator.types import USER_COLUMNS, FeedbackBatch, Recommendation, RequestBatch
-from simulator.world import World
+from simulator.world.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "configs" / "quick.toml"

@@ -13,7 +13,7 @@ import pytest
 from adasim.jobs.run_analysis import analyse_run
 from adasim.registry import build_agent
 from simulator.config import Config, load_config
-from simulator.experiment import RunLayout, run_experiment, run_variant
+from simulator.engine.experiment import RunLayout, run_experiment, run_variant
 from tests.adasim.tiny_worlds import TEST_SCALE
 
 TINY = (
@@ -192,7 +192,7 @@ def test_options_added_later_leave_the_agent_seed_alone_at_their_defaults() -> N
     from dataclasses import replace
 
     from simulator.config import Config
-    from simulator.experiment import agent_seed, seed_text
+    from simulator.engine.experiment import agent_seed, seed_text
     from simulator.experiment_config import (
         SEED_NEUTRAL_BY_FRAMEWORK,
         SEED_NEUTRAL_VALUES,
@@ -219,7 +219,7 @@ def test_options_added_later_leave_the_agent_seed_alone_at_their_defaults() -> N
 def test_framework_options_enter_the_seed_only_where_they_change_the_agent() -> None:
     from dataclasses import replace
 
-    from simulator.experiment import seed_text
+    from simulator.engine.experiment import seed_text
     from simulator.experiment_config import ArmConfig
 
     bare = ArmConfig(framework="none")
@@ -258,7 +258,7 @@ def test_strict_routing_needs_a_mask() -> None:
 def test_retrieval_framework_options_enter_the_seed_where_they_change_the_agent() -> None:
     from dataclasses import replace
 
-    from simulator.experiment import seed_text
+    from simulator.engine.experiment import seed_text
     from simulator.experiment_config import ArmConfig
 
     bare = ArmConfig()

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from simulator.config import Config, WorldConfig, load_config
+from simulator.engine.experiment import build_world
+from simulator.engine.history import HISTORY_ARM, learn_history, replay_history, simulate_history
 from simulator.errors import ConfigError
-from simulator.experiment import build_world
-from simulator.history import HISTORY_ARM, learn_history, replay_history, simulate_history
 from simulator.policies import PopularPolicy
 from simulator.types import FeedbackBatch
 

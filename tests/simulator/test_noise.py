@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.noise import KeyedDraws, Noise, hash64, tag_code, uniform
+from simulator.world.noise import KeyedDraws, Noise, hash64, tag_code, uniform
 
 
 def test_uniform_is_a_pure_function_of_its_keys() -> None:

@@ -1,6 +1,6 @@
 """Noisy skips in distraction episodes, with per-user rates (issue 13, item 2).
 
-The law (:mod:`simulator.behavior`): user ``u`` has a rate ``r_u ~ Beta(rho kappa,
+The law (:mod:`simulator.world.behavior`): user ``u`` has a rate ``r_u ~ Beta(rho kappa,
 (1 - rho) kappa)``; at an undistracted step an episode starts with the hazard
 ``h = r / (m (1 - r) + r)`` and skips ``L = 1 + G`` songs, ``P(G >= k) = pi^k``,
 ``pi = 1 - 1/m``. Every band below is a two-sided 99.9% band (exact binomial where the
@@ -19,8 +19,7 @@ import pytest
 from numpy.typing import NDArray
 from scipy import stats
 
-import simulator.engine as engine_module
-from simulator.behavior import draw_response, episode_start_hazard, sigmoid
+import simulator.engine.engine as engine_module
 from simulator.config import (
     BehaviorConfig,
     EngineConfig,
@@ -28,14 +27,15 @@ from simulator.config import (
     UserConfig,
     WorldConfig,
 )
-from simulator.engine import Engine
+from simulator.engine.engine import Engine
+from simulator.engine.eventlog import EventLog, read_events
 from simulator.errors import ConfigError
-from simulator.eventlog import EventLog, read_events
-from simulator.noise import Noise
 from simulator.policies import OraclePolicy, RandomPolicy
-from simulator.population import draw_users
-from simulator.sessions import SessionBatch
-from simulator.world import World
+from simulator.world.behavior import draw_response, episode_start_hazard, sigmoid
+from simulator.world.noise import Noise
+from simulator.world.population import draw_users
+from simulator.world.sessions import SessionBatch
+from simulator.world.world import World
 
 LEVEL = 0.999
 Z = float(stats.norm.ppf(0.5 + LEVEL / 2))  # 3.29

@@ -9,7 +9,7 @@ from simulator.config import WorldConfig
 from simulator.errors import ConfigError
 from simulator.policies import OraclePolicy, PopularPolicy, RandomPolicy, make_policy
 from simulator.types import FeedbackBatch, Recommendation, Recommender, RequestBatch
-from simulator.world import World
+from simulator.world.world import World
 
 W = World.build(WorldConfig(n_users=300, n_items=200, new_users_per_day=0.0, dim=4), 1, 0)
 

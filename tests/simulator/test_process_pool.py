@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from simulator.engine.process_pool import map_in_processes
 from simulator.errors import SimulationError
-from simulator.process_pool import map_in_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 
 SLEEPERS = {
     "map_in_processes": """
 import time
-from simulator.process_pool import map_in_processes
+from simulator.engine.process_pool import map_in_processes
 
 if __name__ == "__main__":
     print("started", flush=True)
@@ -37,7 +37,7 @@ if __name__ == "__main__":
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from simulator.process_pool import terminating
+from simulator.engine.process_pool import terminating
 
 if __name__ == "__main__":
     print("started", flush=True)

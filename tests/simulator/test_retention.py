@@ -1,7 +1,7 @@
-"""``simulator.retention``'s module functions, row by row, give ``Retention``'s numbers.
+"""``simulator.world.retention``'s module functions, row by row, give ``Retention``'s numbers.
 
 ``adasim.envs`` follows users one at a time with these functions; the engine schedules the
-whole population with :class:`~simulator.retention.Retention`. Both must agree exactly.
+whole population with :class:`~simulator.world.retention.Retention`. Both must agree exactly.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config import WorldConfig
-from simulator.population import MINUTES_PER_DAY
-from simulator.retention import (
+from simulator.world.population import MINUTES_PER_DAY
+from simulator.world.retention import (
     Retention,
     day_window,
     fold_satisfaction,
@@ -18,7 +18,7 @@ from simulator.retention import (
     session_counts,
     session_start,
 )
-from simulator.world import World
+from simulator.world.world import World
 
 CONFIG = WorldConfig(n_users=400, n_items=50, new_users_per_day=30.0, dim=4)
 

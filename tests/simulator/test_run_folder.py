@@ -10,8 +10,8 @@ import pytest
 
 from adasim.cli import main
 from simulator.config import Config, load_config
+from simulator.engine.run_folder import MARKER, config_digest, first_difference, prepare_run_folder
 from simulator.errors import ConfigError
-from simulator.run_folder import MARKER, config_digest, first_difference, prepare_run_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,7 +24,7 @@ import pytest
 from scipy import stats
 
 from simulator.config import load_config
-from simulator.simulate import simulate_world
+from simulator.engine.simulate import simulate_world
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SMALL = [

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.eventlog import EventLog, write_items, write_users
-from simulator.summary import summarize_run, top_share
+from simulator.engine.eventlog import EventLog, write_items, write_users
+from simulator.engine.summary import summarize_run, top_share
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from adasim.registry import build_agent
-from simulator.checkpoint import load_checkpoint
 from simulator.config import Config
+from simulator.engine.checkpoint import load_checkpoint
+from simulator.engine.experiment import RunLayout, build_world, run_pre_period, run_variant
 from simulator.errors import ConfigError
-from simulator.experiment import RunLayout, build_world, run_pre_period, run_variant
 from simulator.experiment_config import ExperimentConfig
 from tests.simulator.test_experiment import tiny_config
 
@@ -106,7 +106,7 @@ def test_unknown_design_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("design", ["own_arm", "pooled", "snapshot"])
 def test_twins_train_on_their_own_traffic_under_every_design(tmp_path: Path, design: str) -> None:
-    from simulator.experiment import VariantRunner
+    from simulator.engine.experiment import VariantRunner
 
     config = tiny_config(tmp_path, "none", f"experiment.training_data={design!r}")
     agents = {name: object() for name in config.arms}

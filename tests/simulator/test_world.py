@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.config import EngineConfig, WorldConfig
-from simulator.engine import Engine
+from simulator.engine.engine import Engine
 from simulator.policies import OraclePolicy, PopularPolicy, RandomPolicy
 from simulator.types import ObservableWorld, Recommender
-from simulator.world import World
+from simulator.world.world import World
 
 SMALL = WorldConfig(n_users=400, n_items=300, new_users_per_day=20.0, new_items_per_day=10.0)
 WORLDS: dict[str, WorldConfig] = {

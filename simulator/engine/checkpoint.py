@@ -30,9 +30,9 @@ from typing import Any
 
 import simpy
 
-from simulator.engine import Engine
+from simulator.engine.engine import Engine
 from simulator.errors import SimulationError
-from simulator.world import World
+from simulator.world.world import World
 
 _DETACHED = ("env", "log", "_hooks", "_progress")
 
@@ -56,10 +56,30 @@ class _Pickler(pickle.Pickler):
         return self._names.get(id(obj))
 
 
+_MOVED_MODULES: dict[str, str] = {
+    f"simulator.{name}": f"simulator.{package}.{name}"
+    for package, names in (
+        ("world", "world population behavior noise retention sessions numpy_kernels"),
+        (
+            "engine",
+            "engine eventlog checkpoint experiment history simulate assignment run_folder"
+            " process_pool process_worker threads summary",
+        ),
+    )
+    for name in names.split()
+}
+"""Where each module of the flat ``simulator/`` went when it got its ``world/`` and
+``engine/`` subpackages: a checkpoint or snapshot written before names its classes by the
+old module, and still loads (a run resumed across the upgrade)."""
+
+
 class _Unpickler(pickle.Unpickler):
     def __init__(self, file: Any, world: World) -> None:
         super().__init__(file)
         self._objects = _world_objects(world)
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(_MOVED_MODULES.get(module, module), name)
 
     def persistent_load(self, pid: Any) -> Any:
         if pid not in self._objects:

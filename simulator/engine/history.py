@@ -36,13 +36,13 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from simulator.config import Config, EngineConfig
-from simulator.engine import Engine
+from simulator.engine.engine import Engine
+from simulator.engine.eventlog import EventLog
 from simulator.errors import SimulationError
-from simulator.eventlog import EventLog
 from simulator.policies import PopularPolicy, RandomPolicy
-from simulator.population import MINUTES_PER_DAY
 from simulator.types import FeedbackBatch, Recommendation, Recommender, RequestBatch
-from simulator.world import World
+from simulator.world.population import MINUTES_PER_DAY
+from simulator.world.world import World
 
 HISTORY_ARM = "history"
 """The arm name of every row of the history log."""
@@ -127,7 +127,7 @@ def simulate_history(config: Config, out_dir: str | Path, world: World | None = 
         return HistoryLog(out, int(info["n_rows"]), int(info["days"]))
     days = config.world.history_days
     if world is None:
-        from simulator.experiment import build_world  # the experiment's world, seed included
+        from simulator.engine.experiment import build_world  # the experiment's world, seed included
 
         world = build_world(config)
     staging = out.parent / ".staging" / out.name
@@ -147,7 +147,7 @@ def simulate_history(config: Config, out_dir: str | Path, world: World | None = 
         rng=_history_seed(config),
     )
     if days:
-        from simulator.checkpoint import restart_clock
+        from simulator.engine.checkpoint import restart_clock
 
         restart_clock(engine, -days * MINUTES_PER_DAY)
         engine.run(days)

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator.errors import ConfigError
-from simulator.noise import tag_code, uniform
+from simulator.world.noise import tag_code, uniform
 
 
 class HashAssignment:

@@ -2,7 +2,7 @@
 
 Timeline (days of one simpy clock per run):
 
-* days ``-history_days .. -1``: the **history** (:mod:`simulator.history`), served by the
+* days ``-history_days .. -1``: the **history** (:mod:`simulator.engine.history`), served by the
   world's logging policy and logged to ``history/``. Every arm's agent is pre-trained on it
   (its own model, its own framework, the same log), so at day 0 old users and head items
   are warm and new users and new items are cold, as in a production system;
@@ -41,8 +41,9 @@ from typing import Any, Literal
 import numpy as np
 from tqdm import tqdm
 
-from simulator.assignment import FixedArm, HashAssignment
-from simulator.checkpoint import (
+from simulator.config import Config, write_config
+from simulator.engine.assignment import FixedArm, HashAssignment
+from simulator.engine.checkpoint import (
     checkpoint_intact,
     load_checkpoint,
     load_newest_intact,
@@ -50,19 +51,18 @@ from simulator.checkpoint import (
     save_checkpoint,
     save_snapshot,
 )
-from simulator.config import Config, write_config
-from simulator.engine import Engine
+from simulator.engine.engine import Engine
+from simulator.engine.eventlog import EventLog
+from simulator.engine.history import learn_history, simulate_history
+from simulator.engine.process_pool import map_in_processes
+from simulator.engine.run_folder import prepare_run_folder
+from simulator.engine.threads import one_torch_thread
 from simulator.errors import ConfigError, SimulationError
-from simulator.eventlog import EventLog
 from simulator.experiment_config import ArmConfig, is_seed_neutral
-from simulator.history import learn_history, simulate_history
-from simulator.numpy_kernels import warn_if_unpinned
-from simulator.population import MINUTES_PER_DAY
-from simulator.process_pool import map_in_processes
-from simulator.run_folder import prepare_run_folder
-from simulator.threads import one_torch_thread
 from simulator.types import Recommender
-from simulator.world import World
+from simulator.world.numpy_kernels import warn_if_unpinned
+from simulator.world.population import MINUTES_PER_DAY
+from simulator.world.world import World
 
 AgentFactory = Callable[[str, ArmConfig, World, np.random.SeedSequence], Recommender]
 """``factory(arm_name, arm_config, world, seed) -> Recommender`` (the composition root's)."""
@@ -95,7 +95,7 @@ class RunLayout:
         return self.root / "checkpoints" / "serving" / f"day-{day:04d}.pkl"
 
     def history(self) -> Path:
-        """The logged past before day 0 (:mod:`simulator.history`)."""
+        """The logged past before day 0 (:mod:`simulator.engine.history`)."""
         return self.root / "history"
 
     def fork(self) -> Path:
@@ -492,7 +492,7 @@ def run_experiment(
         config: The resolved config; needs ``arms`` with the control and treatment arms.
         out_dir: The run folder: new, empty, or one that adasim wrote for the same config
             (which is resumed, or left as it is when finished); see
-            :mod:`simulator.run_folder`.
+            :mod:`simulator.engine.run_folder`.
         factory: Builds each arm's agent (see :data:`AgentFactory`).
         progress: Show progress bars (days, learners' losses).
         fresh: Start over: first remove what adasim wrote in ``out_dir``.
@@ -500,7 +500,7 @@ def run_experiment(
 
     Raises:
         ConfigError: ``out_dir`` cannot be used (see
-            :func:`~simulator.run_folder.prepare_run_folder`), before any work.
+            :func:`~simulator.engine.run_folder.prepare_run_folder`), before any work.
     """
     if not config.arms:
         raise SimulationError("config has no [arms]; an experiment needs a control and a treatment")

@@ -30,13 +30,13 @@ from numpy.typing import NDArray
 from tqdm import tqdm
 
 from simulator.config import EngineConfig
+from simulator.engine.eventlog import EventLog, write_items, write_users
 from simulator.errors import SimulationError
-from simulator.eventlog import EventLog, write_items, write_users
-from simulator.population import ITEM_META_FIELDS, MINUTES_PER_DAY, USER_META_FIELDS
-from simulator.retention import Retention
-from simulator.sessions import SessionBatch, advance
 from simulator.types import FeedbackBatch, Recommendation, Recommender, RequestBatch
-from simulator.world import RngLike, World
+from simulator.world.population import ITEM_META_FIELDS, MINUTES_PER_DAY, USER_META_FIELDS
+from simulator.world.retention import Retention
+from simulator.world.sessions import SessionBatch, advance
+from simulator.world.world import RngLike, World
 
 Assign = Callable[[NDArray[np.int64]], NDArray[np.int64]]
 """Maps user ids to arm indices (positions in the engine's ``policies``)."""

@@ -3,7 +3,7 @@
 For affinity ``a``, song length ``L`` and configuration (see
 :class:`~simulator.config.BehaviorConfig`), with ``p = sigmoid(finish_slope * a +
 finish_bias)`` and ``r_u`` user ``u``'s noisy-skip rate
-(:attr:`~simulator.population.UserTable.noise_rate`, mean ``noise_skip_rate``):
+(:attr:`~simulator.world.population.UserTable.noise_rate`, mean ``noise_skip_rate``):
 
 * **noisy skips come in episodes** (a phone call skips whatever plays). A session starts
   undistracted. At an undistracted step an episode starts with the hazard ``h_u``
@@ -35,7 +35,7 @@ with ``f = max_skip_fraction`` and ``n = noise_listen_fraction``. (A session sta
 undistracted, so its first steps are noisy with probability ``h_u < r_u``; the share
 approaches ``r_u`` within a few episode lengths.)
 
-Random numbers come from :class:`~simulator.noise.Noise` keyed by (user, day, session
+Random numbers come from :class:`~simulator.world.noise.Noise` keyed by (user, day, session
 index, step), so the same step of the same user gets the same numbers in every arm; the
 episode pattern depends on those numbers alone, never on what was played (common random
 numbers across arms, for every step both arms serve).
@@ -49,7 +49,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator.config import BehaviorConfig
-from simulator.noise import KeyedDraws
+from simulator.world.noise import KeyedDraws
 
 ArrayOrFloat = NDArray[np.float64] | float
 

@@ -1,8 +1,8 @@
-"""Entry point of one worker process: ``python -m simulator.process_worker JOB RESULT``.
+"""Entry point of one worker process: ``python -m simulator.engine.process_worker JOB RESULT``.
 
-Started by :func:`simulator.process_pool.map_in_processes`. It reads ``(module, name)``,
+Started by :func:`simulator.engine.process_pool.map_in_processes`. It reads ``(module, name)``,
 the job's argument and the parent's pid from the pickle ``JOB``, binds itself to the parent
-(:func:`~simulator.process_pool.die_with_parent`), imports the function by name, calls it and
+(:func:`~simulator.engine.process_pool.die_with_parent`), imports the function by name, calls it and
 writes ``("ok", result)`` or ``("error", exception)`` to ``RESULT`` (written to a temporary
 name and renamed, so a killed worker leaves no half-written result). ``Ctrl-C`` ends it with
 status 130 and no traceback: the parent reports the interruption once.
@@ -18,8 +18,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from simulator.engine.process_pool import die_with_parent
 from simulator.errors import AdasimError, SimulationError
-from simulator.process_pool import die_with_parent
 
 
 def _write(path: Path, outcome: tuple[str, Any]) -> None:

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.behavior import sigmoid
 from simulator.config import UserConfig, WorldConfig
-from simulator.noise import Noise
-from simulator.population import MINUTES_PER_DAY, UserTable
+from simulator.world.behavior import sigmoid
+from simulator.world.noise import Noise
+from simulator.world.population import MINUTES_PER_DAY, UserTable
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from simulator.config import Config, write_config
-from simulator.engine import Engine
-from simulator.eventlog import EventLog
-from simulator.history import learn_history, simulate_history
+from simulator.engine.engine import Engine
+from simulator.engine.eventlog import EventLog
+from simulator.engine.history import learn_history, simulate_history
+from simulator.engine.run_folder import prepare_run_folder
+from simulator.engine.summary import WorldSummary, summarize_run
 from simulator.policies import make_policy
-from simulator.run_folder import prepare_run_folder
-from simulator.summary import WorldSummary, summarize_run
-from simulator.world import World
+from simulator.world.world import World
 
 
 def simulate_world(config: Config, directory: str | Path) -> WorldSummary:

@@ -12,7 +12,7 @@ things go wrong with the standard pools, and each loses a user's time or data:
 * after ``SIGINT`` to the whole process group (``timeout -s INT``, Ctrl-C) a pool's
   helper threads can wait for workers that are already gone.
 
-So each job runs in a fresh interpreter, ``python -m simulator.process_worker``, that imports
+So each job runs in a fresh interpreter, ``python -m simulator.engine.process_worker``, that imports
 the job's function by module name (never the caller's ``__main__``, so no guard is needed).
 Each worker asks the kernel to kill it when its parent dies (``PR_SET_PDEATHSIG`` on Linux)
 and also watches its parent's pid, which covers other systems. The parent polls its
@@ -134,7 +134,7 @@ class _Worker:
             [
                 sys.executable,
                 "-m",
-                "simulator.process_worker",
+                "simulator.engine.process_worker",
                 str(job_path),
                 str(self.result_path),
             ],

@@ -15,7 +15,7 @@ after ``max_steps`` songs. All sessions of a time bucket advance together, one n
 per step; no Python loop over users.
 
 A session also carries the state of a distraction episode (noisy skips,
-:mod:`simulator.behavior`): the songs still to be skipped after the current one. It
+:mod:`simulator.world.behavior`): the songs still to be skipped after the current one. It
 starts at 0 (undistracted) and is the only behavioural state besides patience.
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator.config import SessionConfig
-from simulator.noise import KeyedDraws
+from simulator.world.noise import KeyedDraws
 
 
 @dataclass
@@ -135,7 +135,7 @@ def advance(
         draws: The step's keyed uniforms (``noise.draws(*sessions.keys())``); the quit draw
             is the low half of the ``listen_fraction`` hash (the high half is the fraction).
         distraction_left: ``(S,)`` the episode state after the served step
-            (:attr:`~simulator.behavior.Response.distraction_left`); ``None`` leaves it.
+            (:attr:`~simulator.world.behavior.Response.distraction_left`); ``None`` leaves it.
         quit_hazard: ``(S,)`` each session's user's quit hazard
             (:func:`quit_hazards`); ``None``: ``cfg.quit_hazard`` for everyone.
 

@@ -9,7 +9,7 @@ order and song lengths). The true affinity of user ``u`` and item ``i`` is
     a_{ui} = \\kappa \\frac{\\langle t_u, v_i \\rangle}{\\sqrt{D}} + q_i,
 
 with ``kappa = behavior.taste_scale``, ``D = dim`` and ``q_i`` the item's appeal; every
-response probability is a function of it (:mod:`simulator.behavior`), so
+response probability is a function of it (:mod:`simulator.world.behavior`), so
 :meth:`World.expected_response` gives the exact value of any policy.
 """
 
@@ -18,15 +18,16 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from simulator.behavior import (
+from simulator.config import WorldConfig
+from simulator.types import FieldSpec
+from simulator.world.behavior import (
     Response,
     draw_response,
     episode_start_hazard,
     expected_response,
 )
-from simulator.config import WorldConfig
-from simulator.noise import KeyedDraws, Noise
-from simulator.population import (
+from simulator.world.noise import KeyedDraws, Noise
+from simulator.world.population import (
     ITEM_META_FIELDS,
     MINUTES_PER_DAY,
     USER_META_FIELDS,
@@ -35,8 +36,7 @@ from simulator.population import (
     draw_items,
     draw_users,
 )
-from simulator.sessions import quit_hazards
-from simulator.types import FieldSpec
+from simulator.world.sessions import quit_hazards
 
 RngLike = int | np.random.Generator | np.random.SeedSequence | None
 
@@ -236,7 +236,7 @@ class World:
 
         with ``t_meta`` the meta-explained taste, ``v_meta`` the meta and artist parts of
         the latent (the artist id counts as a feature) and the appeal's conditional mean
-        (:attr:`~simulator.population.ItemTable.appeal_meta`). Since the idiosyncratic
+        (:attr:`~simulator.world.population.ItemTable.appeal_meta`). Since the idiosyncratic
         parts are independent with mean 0, this is ``E[a_ui | user meta, item meta,
         artist]`` over the id-only parts, given the world's tables (up to the appeal parts'
         standardisation over the catalogue). Plugging it into the finish law,
@@ -263,7 +263,7 @@ class World:
 
         Returns:
             ``finish_prob``, ``listen_seconds``, ``like_prob``, ``comment_prob``,
-            ``dislike_prob``, ``skip_prob`` (see :func:`simulator.behavior.expected_response`).
+            ``dislike_prob``, ``skip_prob`` (see :func:`simulator.world.behavior.expected_response`).
         """
         u = np.asarray(user_ids, dtype=np.int64)
         i = np.asarray(item_ids, dtype=np.int64)
@@ -285,7 +285,7 @@ class World:
             user_ids: ``(B,)`` users.
             item_ids: ``(B,)`` items, each in ``[0, n_items_total)``.
             keys: Integer arrays naming the step, e.g. ``(user, day, session_index, step)``,
-                or the :class:`~simulator.noise.KeyedDraws` made from them.
+                or the :class:`~simulator.world.noise.KeyedDraws` made from them.
             distraction_left: ``(B,)`` each session's episode state before the step
                 (``SessionBatch.distraction_left``); ``None``: undistracted, as at a
                 session's first step.
