@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip
 CONFIG ?= configs/default.toml
-# numpy's SIMD dispatch pinned as the adasim command pins it (simulator/world.numpy_kernels.py),
+# numpy's SIMD dispatch and OpenBLAS's kernels pinned as the adasim command pins it (simulator/world.numpy_kernels.py),
 # so that tests calling the library compute as the command line does, on any x86-64.
-PIN_NUMPY := NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"
+PIN_NUMPY := NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_CORETYPE="Haswell"
 
 .PHONY: run test test-slow lint typecheck bench clean install ml100k browser test-data
 

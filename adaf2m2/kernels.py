@@ -32,9 +32,13 @@ import warnings
 PINNED_KERNELS: dict[str, str] = {
     # ATen's vectorised CPU kernels (reductions, activations, element-wise maths).
     "ATEN_CPU_CAPABILITY": "avx2",
-    # MKL's BLAS (torch's matrix products on x86): conditional numerical reproducibility
-    # on the AVX2 path; STRICT also removes the dependence on memory alignment.
-    "MKL_CBWR": "AVX2,STRICT",
+    # MKL's BLAS (torch's matrix products on x86): conditional numerical reproducibility.
+    # MKL honours an AVX2 branch only on Intel processors and runs its processor-dependent
+    # AUTO branch elsewhere (oneMKL developer guide, "Getting Started with Conditional
+    # Numerical Reproducibility"); COMPATIBLE (SSE2) is the one branch that is the same on
+    # Intel and AMD. Measured on an AVX2-only AMD EPYC: the quick run's pscore differed by
+    # up to 6e-7 between "AVX2" and "COMPATIBLE". STRICT removes the dependence on alignment.
+    "MKL_CBWR": "COMPATIBLE,STRICT",
     # oneDNN (mkldnn) primitives that torch uses for some linear layers; both names are
     # read by the versions torch ships.
     "ONEDNN_MAX_CPU_ISA": "AVX2",

@@ -21,8 +21,16 @@ import os
 import platform
 import warnings
 
-NUMPY_PINNED: dict[str, str] = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
-"""The environment that keeps numpy on its AVX2 code paths (x86-64 only)."""
+NUMPY_PINNED: dict[str, str] = {
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    # numpy's and scipy's OpenBLAS choose their kernels by processor on their own
+    # (DYNAMIC_ARCH), apart from numpy's dispatch. Measured on an AVX2-only AMD EPYC: the
+    # world's true_finish_prob and listen_seconds (its matrix products) and every statistic
+    # of the summary differed in the last bit between the Haswell and Sandybridge kernels.
+    # Haswell's are AVX2, which every processor this pinning supports has.
+    "OPENBLAS_CORETYPE": "Haswell",
+}
+"""The environment that keeps numpy and OpenBLAS on their AVX2 code paths (x86-64 only)."""
 
 OPT_OUT = "ADASIM_NATIVE_KERNELS"
 """The same opt-out variable as :data:`adaf2m2.kernels.OPT_OUT`."""
@@ -49,11 +57,18 @@ def numpy_environment() -> dict[str, str] | None:
 
 
 def numpy_dispatch_pinned() -> bool:
-    """Whether this process's numpy runs no AVX-512 code path (trivially true off x86-64)."""
+    """Whether numpy runs no AVX-512 code path and OpenBLAS was loaded with its pinned kernels.
+
+    OpenBLAS reads ``OPENBLAS_CORETYPE`` when numpy loads it, so the variable of this
+    process's environment tells which kernels it runs. Trivially true off x86-64.
+    """
+    if platform.machine().lower() not in {"x86_64", "amd64"}:
+        return True
     import numpy._core._multiarray_umath as numpy_core
 
     features = getattr(numpy_core, "__cpu_features__", {})
-    return not any(features.get(name, False) for name in _AVX512_FEATURES)
+    openblas = os.environ.get("OPENBLAS_CORETYPE") == NUMPY_PINNED["OPENBLAS_CORETYPE"]
+    return openblas and not any(features.get(name, False) for name in _AVX512_FEATURES)
 
 
 def warn_if_unpinned() -> None:
