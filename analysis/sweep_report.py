@@ -304,16 +304,19 @@ def lift_by_parameter_plot(by_value: pd.DataFrame, key: str, segment: str = "all
         raise AnalysisError(f"no rows for segment {segment!r} to plot against {key!r}")
     fig = Figure(figsize=(7.0, 4.2), layout="constrained")
     ax = fig.subplots()
+    # Any grid value that is not a number (an agent's name, a routing; pandas 3 reads
+    # strings as its "str" dtype, not object) goes on a categorical axis.
+    categorical = not pd.api.types.is_numeric_dtype(rows[key])
     for i, (metric, g) in enumerate(rows.groupby("metric", sort=False)):
         colour = f"C{i % 10}"
-        x = np.arange(len(g)) if g[key].dtype == object else g[key].to_numpy(float)
+        x = np.arange(len(g)) if categorical else g[key].to_numpy(float)
         mean = 100 * g["mean_rel_effect_size"].to_numpy(float)
         sd = 100 * g["std_rel_effect_size"].fillna(0.0).to_numpy(float)
         ax.errorbar(x, mean, yerr=sd, marker="o", color=colour, label=str(metric), capsize=2)
         true = 100 * g["mean_true_rel_effect_size"].to_numpy(float)
         if np.isfinite(true).any():
             ax.plot(x, true, "--", color=colour)
-        if g[key].dtype == object:
+        if categorical:
             ax.set_xticks(x, [str(v) for v in g[key]])
     ax.axhline(0.0, color="black", linewidth=0.5)
     ax.set_title(f"Lift by {key} ({segment} users); dashed: true lift")

@@ -20,6 +20,7 @@ from analysis.sweep_report import (
     clopper_pearson,
     coverage_table,
     lift_by_parameter,
+    lift_by_parameter_plot,
     ok_rows,
     rejection_table,
     write_sweep_report,
@@ -197,6 +198,24 @@ def test_write_report(tmp_path: Path) -> None:
     assert summary["status"] == {"ok": 12, "failed": 1}
     assert len(summary["coverage"]) == 4
     assert "13 runs" in report.headline
+
+
+def test_write_report_with_a_string_valued_grid(tmp_path: Path) -> None:
+    # A sweep over agent names (pandas 3 reads them as its "str" dtype, not object): the
+    # lift plot puts the names on a categorical axis instead of failing to make floats.
+    rng = np.random.default_rng(9)
+    table = _table(rng, 12, true=0.05, sd=0.03)
+    key = "arms.treatment.agent"
+    table[key] = np.where(table["grid.k"] == 1, "popular", "oracle")
+    report = write_sweep_report(
+        table, tmp_path, SweepReportConfig(grid_keys=(key,), aa=False, title="T")
+    )
+    assert f"lift_by_{key}.png" in {p.name for p in report.figures}
+    assert report.figure_label_problems == {}
+    by = lift_by_parameter(table, key)
+    figure = lift_by_parameter_plot(by, key)
+    ticks = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert ticks == ["oracle", "popular"]
 
 
 def test_aa_report_without_truth(tmp_path: Path) -> None:
