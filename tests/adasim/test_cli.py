@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +197,18 @@ def test_help_is_written_for_users() -> None:
     assert backend.help
     assert "serial" in backend.help
     assert "ray" in backend.help
+
+
+def test_python_m_adasim_is_the_command() -> None:
+    # Without the console script on PATH (a venv not activated): the same command, pinned.
+    done = subprocess.run(
+        [sys.executable, "-m", "adasim", "fingerprint", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: adasim fingerprint")
 
 
 def test_architecture_points_at_no_missing_design_file() -> None:
