@@ -224,7 +224,9 @@ class AdaF2M2(nn.Module):
         return self.predict(batch)
 
     # -- training ---------------------------------------------------------------------
-    def aux_loss(self, v: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def aux_loss(
+        self, v: torch.Tensor, labels: torch.Tensor, row_weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``L_aux``: BCE of ``k`` masked copies of ``v`` against their own labels.
 
         Each copy's loss is the mean over the batch (as ``L_main`` is); the copies' losses
@@ -232,10 +234,14 @@ class AdaF2M2(nn.Module):
         are ``(k*B, F, d)`` in k-major order and the labels are repeated in the same order
         (:func:`~adaf2m2.mask.repeat_k`), so one ``head`` call serves all ``k``.
         Gradients reach ``v`` (hence the embedding tables), ``[MASK]`` and ``head``.
+        ``row_weights`` (``(B,)``, optional) weigh each example's copies as its main loss.
         """
         k = self.config.k
         v_mask = self.masked_copies(v)
-        mean = multitask_bce(self.head(v_mask), repeat_k(labels, k), self._task_weights)
+        copies_weights = None if row_weights is None else repeat_k(row_weights, k)
+        mean = multitask_bce(
+            self.head(v_mask), repeat_k(labels, k), self._task_weights, copies_weights
+        )
         return self.reduce_copies(mean)
 
     def masked_copies(self, v: torch.Tensor) -> torch.Tensor:
@@ -273,11 +279,11 @@ class AdaF2M2(nn.Module):
         labels = require_labels(batch, self.n_tasks).to(batch.fields.device)
         v = self.embed(batch)
         y_adapt = self.head(v) if self.adapter is None else self.head(self._adapted(v, batch))
-        main = multitask_bce(y_adapt, labels, self._task_weights)
+        main = multitask_bce(y_adapt, labels, self._task_weights, batch.weights)
         if self.mask is None:
             aux = torch.zeros((), device=main.device, dtype=main.dtype)
             return LossTensors(main=main, aux=aux, total=main)
-        aux = self.aux_loss(v, labels)
+        aux = self.aux_loss(v, labels, batch.weights)
         return LossTensors(main=main, aux=aux, total=main + self.config.alpha * aux)
 
     def loss(self, batch: FeatureBatch) -> torch.Tensor:

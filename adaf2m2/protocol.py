@@ -35,12 +35,16 @@ class FeatureBatch:
             state signals of the paper's adapter); zeros where unknown.
         labels: ``(B, n_tasks)`` float32 in [0, 1], or ``None`` at serving time.
         history: optional ``(B, L)`` int64 recent item ids of the user, ``-1`` = padding.
+        weights: optional ``(B,)`` float32 per-example loss weights (a training-data
+            design's, e.g. the weighted training of an A/B run); ``None``: every example
+            weighs 1, and the losses are computed exactly as without the attribute.
     """
 
     fields: torch.Tensor
     counts: torch.Tensor
     labels: torch.Tensor | None = None
     history: torch.Tensor | None = None
+    weights: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.fields.shape[0])

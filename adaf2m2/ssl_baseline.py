@@ -164,6 +164,13 @@ class SSLMask(nn.Module):
 
     def loss(self, batch: FeatureBatch) -> torch.Tensor:
         """``L = BCE(head(v), y) + ssl_weight * L_self``; parts go to ``last_parts_``."""
+        if batch.weights is not None:
+            # InfoNCE contrasts the batch's rows with each other: no per-example weight
+            # of it would reweigh the training distribution as a weighted BCE does.
+            raise BaseModelError(
+                "batch.weights is set, but the SSL baseline takes no per-example weights "
+                "(its contrastive loss has none)"
+            )
         labels = require_labels(batch, self.n_tasks).to(batch.fields.device)
         v = self.base.embed(batch)
         main = multitask_bce(self.base.head(v), labels, self._task_weights)

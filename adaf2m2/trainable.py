@@ -85,19 +85,29 @@ def normalised_task_weights(task_weights: tuple[float, ...] | None, n_tasks: int
 
 
 def multitask_bce(
-    logits: torch.Tensor, labels: torch.Tensor, task_weights: torch.Tensor
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    task_weights: torch.Tensor,
+    row_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Binary cross-entropy averaged over examples per task, then weighted over tasks.
 
     ``L = sum_t omega_t * mean_i BCE(sigmoid(logit_it), y_it)`` with ``sum_t omega_t = 1``;
-    for one task this is the paper's Eq. (3)/(6) divided by the number of examples.
+    for one task this is the paper's Eq. (3)/(6) divided by the number of examples. With
+    ``row_weights`` it is ``sum_t omega_t * mean_i w_i BCE_it``: the weighted empirical risk
+    of a training-data design (divided by ``N``, not by ``sum_i w_i``, so that weights that
+    average 1 keep the loss's scale and a weight of 0 removes an example).
 
     Args:
         logits: ``(N, T)`` logits.
         labels: ``(N, T)`` targets in [0, 1], row-aligned with ``logits``.
         task_weights: ``(T,)`` weights summing to 1.
+        row_weights: optional ``(N,)`` per-example weights, row-aligned with ``logits``.
     """
-    per_task = F.binary_cross_entropy_with_logits(logits, labels, reduction="none").mean(dim=0)
+    per_example = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    if row_weights is not None:
+        per_example = per_example * row_weights.to(per_example.device, per_example.dtype)[:, None]
+    per_task = per_example.mean(dim=0)
     return (per_task * task_weights.to(per_task.device, per_task.dtype)).sum()
 
 
@@ -178,7 +188,7 @@ class PlainModel(nn.Module):
     def loss(self, batch: FeatureBatch) -> torch.Tensor:
         """Multi-task BCE of the base model's prediction."""
         labels = require_labels(batch, self.base.n_tasks)
-        main = multitask_bce(self.predict(batch), labels, self._task_weights)
+        main = multitask_bce(self.predict(batch), labels, self._task_weights, batch.weights)
         self.last_parts_ = LossParts.of(main, torch.zeros(()), main)
         return main
 

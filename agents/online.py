@@ -18,40 +18,72 @@ from adaf2m2.trainable import TrainableModel
 from agents.features import FeatureSpec
 from agents.row_adam import build_optimizer
 
+Weights = NDArray[np.float32] | None
+"""Per-example loss weights of a set of examples (``None``: every one weighs 1)."""
+
 
 class _Rows:
-    """Growable columnar store of encoded examples (fields, counts, labels)."""
+    """Growable columnar store of encoded examples (fields, counts, labels, loss weights).
+
+    A chunk added without weights weighs 1; :meth:`take` gives ``None`` for the weights when
+    no chunk has any, so that unweighted training runs exactly as before weights existed.
+    """
 
     def __init__(self, n_fields: int, n_counts: int, n_tasks: int) -> None:
         self.fields: list[NDArray[np.int64]] = []
         self.counts: list[NDArray[np.float32]] = []
         self.labels: list[NDArray[np.float32]] = []
+        self.weights: list[NDArray[np.float32] | None] = []
         self.shape = (n_fields, n_counts, n_tasks)
         self.n = 0
 
-    def add(self, f: NDArray[np.int64], c: NDArray[np.float32], y: NDArray[np.float32]) -> None:
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # Checkpoints written before the weights existed hold unweighted chunks only.
+        self.__dict__.update(state)
+        if "weights" not in state:
+            self.weights = [None] * len(self.fields)
+
+    def add(
+        self,
+        f: NDArray[np.int64],
+        c: NDArray[np.float32],
+        y: NDArray[np.float32],
+        w: NDArray[np.float32] | None = None,
+    ) -> None:
         self.fields.append(f)
         self.counts.append(c)
         self.labels.append(y)
+        self.weights.append(w)
         self.n += f.shape[0]
 
-    def take(self) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]:
+    def take(
+        self,
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32], Weights]:
         nf, nc, nt = self.shape
         if not self.n:
             return (
                 np.zeros((0, nf), np.int64),
                 np.zeros((0, nc), np.float32),
                 np.zeros((0, nt), np.float32),
+                None,
             )
-        out = (
+        weights = None
+        if any(w is not None for w in self.weights):
+            weights = np.concatenate(
+                [
+                    np.ones(f.shape[0], np.float32) if w is None else w
+                    for f, w in zip(self.fields, self.weights, strict=True)
+                ]
+            )
+        return (
             np.concatenate(self.fields),
             np.concatenate(self.counts),
             np.concatenate(self.labels),
+            weights,
         )
-        return out
 
     def clear(self) -> None:
-        self.fields, self.counts, self.labels, self.n = [], [], [], 0
+        self.fields, self.counts, self.labels, self.weights, self.n = [], [], [], [], 0
 
 
 class OnlineLearner:
@@ -94,10 +126,15 @@ class OnlineLearner:
         self.last_loss_ = float("nan")
 
     def add(
-        self, fields: NDArray[np.int64], counts: NDArray[np.float32], labels: NDArray[np.float32]
+        self,
+        fields: NDArray[np.int64],
+        counts: NDArray[np.float32],
+        labels: NDArray[np.float32],
+        weights: NDArray[np.floating] | None = None,
     ) -> None:
-        """Queue examples for the next :meth:`update`."""
-        self._new.add(fields, counts.astype(np.float32), labels.astype(np.float32))
+        """Queue examples for the next :meth:`update` (``weights``: their loss weights)."""
+        w = None if weights is None else np.asarray(weights, dtype=np.float32)
+        self._new.add(fields, counts.astype(np.float32), labels.astype(np.float32), w)
 
     @property
     def n_pending(self) -> int:
@@ -105,7 +142,11 @@ class OnlineLearner:
         return self._new.n
 
     def _steps(
-        self, fields: NDArray[np.int64], counts: NDArray[np.float32], labels: NDArray[np.float32]
+        self,
+        fields: NDArray[np.int64],
+        counts: NDArray[np.float32],
+        labels: NDArray[np.float32],
+        weights: Weights = None,
     ) -> float:
         n = fields.shape[0]
         if n == 0:
@@ -121,6 +162,7 @@ class OnlineLearner:
                 fields=torch.from_numpy(fields[idx]),
                 counts=torch.from_numpy(counts[idx]),
                 labels=torch.from_numpy(labels[idx]),
+                weights=None if weights is None else torch.from_numpy(weights[idx]),
             )
             loss = self.model.loss(batch)
             self.optimizer.zero_grad(set_to_none=True)
@@ -135,17 +177,16 @@ class OnlineLearner:
 
     def update(self) -> float:
         """One pass over the examples that arrived since the last update; their mean loss."""
-        f, c, y = self._new.take()
+        f, c, y, w = self._new.take()
         self._new.clear()
         if self.replay_rows and f.shape[0]:
-            self._replay.add(f, c, y)
+            self._replay.add(f, c, y, w)
             if self._replay.n > 2 * self.replay_rows:  # trim rarely, keep the newest rows
-                rf, rc, ry = self._replay.take()
+                rf, rc, ry, rw = self._replay.take()
                 self._replay.clear()
-                self._replay.add(
-                    rf[-self.replay_rows :], rc[-self.replay_rows :], ry[-self.replay_rows :]
-                )
-        loss = self._steps(f, c, y)
+                keep = slice(-self.replay_rows, None)
+                self._replay.add(rf[keep], rc[keep], ry[keep], None if rw is None else rw[keep])
+        loss = self._steps(f, c, y, w)
         if f.shape[0]:
             self.last_loss_ = loss
         return loss
@@ -175,11 +216,12 @@ class OnlineLearner:
         and checkpoints stay small during the experiment.
         """
         self.update()
-        f, c, y = self._replay.take()
-        f, c, y = f[-self.replay_rows :], c[-self.replay_rows :], y[-self.replay_rows :]
+        f, c, y, w = self._replay.take()
+        keep = slice(-self.replay_rows, None)
+        f, c, y, w = f[keep], c[keep], y[keep], None if w is None else w[keep]
         loss = float("nan")
         for _ in range(epochs):
-            loss = self._steps(f, c, y)
+            loss = self._steps(f, c, y, w)
         self._replay.clear()
         self.replay_rows = 0
         if epochs and f.shape[0]:

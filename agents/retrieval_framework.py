@@ -125,13 +125,19 @@ class SoftmaxFramework(nn.Module):
         v_users, counts_users = v[classes.rows], batch.counts[classes.rows]
         v_classes = self.base.embed(classes.items)
         fw = self.framework
+        w = batch.weights
         if isinstance(fw, SSLMask):
+            if w is not None:
+                raise BaseModelError(
+                    "batch.weights is set, but the SSL baseline takes no per-example weights "
+                    "(its contrastive loss has none)"
+                )
             main = self.softmax.cross_entropy(v_users, v_classes, classes)
             # InfoNCE needs at least one in-batch negative.
             aux = fw.ssl_loss(v_users) if len(classes.rows) >= 2 else main.new_zeros(())
             return LossTensors(main=main, aux=aux, total=main + fw.config.ssl_weight * aux)
         main = self.softmax.cross_entropy(
-            fw.adapt(v_users, counts_users), fw.adapt(v_classes, classes.items.counts), classes
+            fw.adapt(v_users, counts_users), fw.adapt(v_classes, classes.items.counts), classes, w
         )
         if fw.mask is None:
             return LossTensors(main=main, aux=main.new_zeros(()), total=main)
@@ -141,7 +147,7 @@ class SoftmaxFramework(nn.Module):
         masked_users, masked_classes = fw.masked_copies(v_users), fw.masked_copies(v_classes)
         per_copy = [
             self.softmax.cross_entropy(
-                masked_users[i * b : (i + 1) * b], masked_classes[i * c : (i + 1) * c], classes
+                masked_users[i * b : (i + 1) * b], masked_classes[i * c : (i + 1) * c], classes, w
             )
             for i in range(k)
         ]

@@ -176,7 +176,11 @@ class SampledSoftmax(nn.Module):
         return SoftmaxClasses(rows, items, torch.from_numpy(np.log(expected)), hits)
 
     def cross_entropy(
-        self, v_users: torch.Tensor, v_classes: torch.Tensor, classes: SoftmaxClasses
+        self,
+        v_users: torch.Tensor,
+        v_classes: torch.Tensor,
+        classes: SoftmaxClasses,
+        row_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Mean cross entropy of each positive row's own item among the classes.
 
@@ -184,12 +188,19 @@ class SampledSoftmax(nn.Module):
             v_users: ``(b, F, d)`` field embeddings of the positive rows (user fields read).
             v_classes: ``(C, F, d)`` field embeddings of the classes (item fields read).
             classes: The draw of :meth:`classes`.
+            row_weights: optional ``(B,)`` weights of the batch's rows (a training-data
+                design's); the positive rows' weigh their cross entropies (mean of
+                ``w_i CE_i`` over the positives).
         """
         u = unit_user_vectors(self.base, v_users)
         items = unit_item_vectors(self.base, v_classes)
         logits = u @ items.T / self.temperature - classes.log_q.to(u.dtype)
         logits = logits.masked_fill(classes.hits, float("-inf"))
-        return nn.functional.cross_entropy(logits, torch.arange(u.shape[0]))
+        target = torch.arange(u.shape[0])
+        if row_weights is None:
+            return nn.functional.cross_entropy(logits, target)
+        per_row = nn.functional.cross_entropy(logits, target, reduction="none")
+        return (per_row * row_weights[classes.rows].to(per_row.dtype)).mean()
 
     def loss(self, batch: FeatureBatch) -> torch.Tensor:
         """Mean sampled-softmax cross entropy over the batch's positive rows."""
@@ -198,7 +209,9 @@ class SampledSoftmax(nn.Module):
         if classes is None:
             # No positive: a zero loss that still has a graph, so the step is a no-op.
             return v.sum() * 0.0
-        return self.cross_entropy(v[classes.rows], self.base.embed(classes.items), classes)
+        return self.cross_entropy(
+            v[classes.rows], self.base.embed(classes.items), classes, batch.weights
+        )
 
 
 __all__ = [

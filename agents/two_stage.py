@@ -304,12 +304,20 @@ class TwoStage:
         self.positives.add(feedback.recommendation.item_ids, feedback.finish | feedback.like)
         self.n_items_seen = max(self.n_items_seen, feedback.requests.n_items)
 
+    @property
+    def accepts_training_weights(self) -> bool:
+        """Whether both stages apply :attr:`FeedbackBatch.training_weight` in their losses:
+        every mode but the SSL baseline, whose contrastive loss has no per-row weight."""
+        return "ssl_mask" not in (self.config.framework, self.config.retrieval_framework)
+
     def observe(self, feedback: FeedbackBatch) -> None:
-        """Queue the examples (features as served) and update the counters."""
+        """Queue the examples (features as served, with their training weights, if any)
+        and update the counters (which count every row, whatever its weight)."""
         users = feedback.requests.user_ids
         fields, counts = self._encode(users, feedback.recommendation.item_ids)
-        self.rank_learner.add(fields, counts, self.labels(feedback))
-        self.retrieval_learner.add(fields, counts, self.retrieval_labels(feedback))
+        w = feedback.training_weight
+        self.rank_learner.add(fields, counts, self.labels(feedback), w)
+        self.retrieval_learner.add(fields, counts, self.retrieval_labels(feedback), w)
         self._count(feedback)
 
     def train(self) -> dict[str, float]:

@@ -25,7 +25,7 @@ RetrievalLossName = Literal["sampled_softmax", "pointwise"]
 ExploreSourceName = Literal["uniform", "fresh"]
 RoutingName = Literal["joint", "strict", "straight_through"]
 AuxReductionName = Literal["sum", "mean"]
-TrainingDataName = Literal["own_arm", "pooled", "snapshot"]
+TrainingDataName = Literal["own_arm", "pooled", "snapshot", "weighted"]
 TaskName = Literal["finish", "like", "comment", "dislike", "listen_fraction"]
 
 
@@ -317,8 +317,11 @@ class ExperimentConfig:
             (data splitting, the default); ``pooled``, every arm's feedback, as a
             production pipeline that trains on the whole log; ``snapshot``, nothing: the
             models are frozen as they were at the end of the pre-period (features such as
-            interaction counts keep counting). The twin worlds, whose difference is the
-            effect of shipping, always train on their own traffic, which is all of it.
+            interaction counts keep counting); ``weighted``, every arm's feedback with loss
+            weights that give each learner its own arm's distribution of songs (Si 2023's
+            weighted training; an agent that trains must accept the weights). The twin
+            worlds, whose difference is the effect of shipping, always train on their own
+            traffic, which is all of it.
     """
 
     pre_days: int = 3
@@ -357,7 +360,8 @@ class ExperimentConfig:
 
 
 def validate_arms(arms: dict[str, ArmConfig], experiment: ExperimentConfig) -> None:
-    """Cross-section rules: the named arms exist and the shares sum to 1."""
+    """Cross-section rules: the named arms exist, the shares sum to 1, and the weighted
+    training-data design has arms whose losses take per-row weights."""
     if not arms:
         return
     for role in ("control", "treatment"):
@@ -372,6 +376,15 @@ def validate_arms(arms: dict[str, ArmConfig], experiment: ExperimentConfig) -> N
             f"arms.*.share sum to {total:g}, must sum to 1 "
             f"({', '.join(f'{k}={a.share:g}' for k, a in arms.items())})"
         )
+    if experiment.training_data == "weighted":
+        for name, arm in arms.items():
+            for key in ("framework", "retrieval_framework"):
+                if arm.agent == "two_stage" and getattr(arm, key) == "ssl_mask":
+                    raise ConfigError(
+                        f"arms.{name}.{key} == 'ssl_mask', must not be with "
+                        "experiment.training_data == 'weighted' (the SSL baseline's "
+                        "contrastive loss takes no per-row weights)"
+                    )
 
 
 __all__ = [

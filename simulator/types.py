@@ -138,6 +138,12 @@ class FeedbackBatch:
     """What an agent may learn from: its requests, its choice and the observed response.
 
     No ground-truth column is here by design. Arrays are ``(B,)``.
+
+    ``training_weight`` is not feedback but the experiment's instruction of how much each
+    row should weigh in the learner's loss: ``None`` (every row weighs 1) except in the
+    A/B run of the ``weighted`` training-data design (``docs/methods/training_data.md``),
+    which hands every arm's rows to every learner with the weights of its own arm. An agent
+    that trains declares that it applies them with ``accepts_training_weights = True``.
     """
 
     requests: RequestBatch
@@ -149,6 +155,7 @@ class FeedbackBatch:
     like: NDArray[np.bool_]
     comment: NDArray[np.bool_]
     dislike: NDArray[np.bool_]
+    training_weight: NDArray[np.float64] | None = None
 
 
 @runtime_checkable

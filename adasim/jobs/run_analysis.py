@@ -63,6 +63,9 @@ AB_TRAINING = {
     "policies' feedback included (experiment.training_data = pooled)",
     "snapshot": "in the A/B test the models stayed as the pre-period left them "
     "(experiment.training_data = snapshot)",
+    "weighted": "in the A/B test every model learned from all arms' traffic, each row "
+    "weighted by how much more often its own arm than the others showed the row's song "
+    "(Si 2023's weighted training; experiment.training_data = weighted)",
 }
 """What the A/B run's learners trained on, per training-data design, for the report."""
 

@@ -11,7 +11,8 @@ Timeline (days of one simpy clock per run):
   before its test), and the period gives the CUPED covariates. At its end each agent
   makes ``warm_start_epochs`` extra passes over it.
 * days ``pre_days .. pre_days + days - 1``: the **experiment**. Users are hashed into arms
-  with the configured shares; each arm's agent learns online from its own users only.
+  with the configured shares; each arm's agent learns online from its own users only, or
+  as ``experiment.training_data`` says (``docs/methods/training_data.md``).
 * the **twin** (``experiment.twin``): from the same end-of-pre-period state, the same world
   with the same random numbers is run twice more, once with everyone on control and once
   with everyone on treatment. The difference between the two is the true effect of
@@ -57,6 +58,7 @@ from simulator.engine.history import learn_history, simulate_history
 from simulator.engine.process_pool import map_in_processes
 from simulator.engine.run_folder import prepare_run_folder
 from simulator.engine.threads import one_torch_thread
+from simulator.engine.training_weights import ArmShareModel
 from simulator.errors import ConfigError, SimulationError
 from simulator.experiment_config import ArmConfig, is_seed_neutral
 from simulator.types import Recommender
@@ -163,6 +165,51 @@ class _Broadcast:
             agent.observe(feedback)
 
 
+class _Weighted:
+    """Serves with one arm's agent; every agent learns from the feedback, weighted.
+
+    The weighted training-data design (:mod:`simulator.engine.training_weights`): the
+    feedback of arm ``arm`` is counted in the shared :class:`ArmShareModel`, then handed to
+    every arm's learner with that learner's weights, in arm order, as ``_Broadcast`` does.
+    """
+
+    def __init__(
+        self,
+        server: Recommender,
+        learners: tuple[Recommender, ...],
+        arm: int,
+        shares: ArmShareModel,
+    ) -> None:
+        self.server = server
+        self.learners = learners
+        self.arm = arm
+        self.shares = shares
+
+    def recommend(self, requests: Any, rng: np.random.Generator) -> Any:
+        return self.server.recommend(requests, rng)
+
+    def observe(self, feedback: Any) -> None:
+        items = feedback.recommendation.item_ids
+        self.shares.add(items, self.arm)
+        for j, agent in enumerate(self.learners):
+            agent.observe(replace(feedback, training_weight=self.shares.weights(items, j)))
+
+
+def check_accepts_training_weights(config: Config, agents: dict[str, Recommender]) -> None:
+    """The weighted design needs every agent that trains to apply the rows' weights; a
+    :class:`ConfigError` naming the first one that does not, before any work."""
+    if config.experiment.training_data != "weighted":
+        return
+    for name, agent in agents.items():
+        trains = callable(getattr(agent, "train", None))
+        if trains and getattr(agent, "accepts_training_weights", False) is not True:
+            raise ConfigError(
+                f"experiment.training_data == 'weighted', but arms.{name}.agent "
+                f"({type(agent).__name__}) trains without declaring "
+                "accepts_training_weights = True (it would ignore the rows' weights)"
+            )
+
+
 class _Trainer:
     """Periodic online updates of one arm's agent; keeps the loss trajectory."""
 
@@ -223,6 +270,8 @@ class VariantRunner:
         self.keep_checkpoints = keep_checkpoints
         self.arm_names = tuple(config.arms)
         self.trainers: list[_Trainer] = []
+        # The weighted design's E[Z | song], carried in the variant's checkpoints.
+        self.arm_shares: ArmShareModel | None = None
 
     def assignment(self) -> Callable[[Any], Any]:
         exp = self.config.experiment
@@ -239,13 +288,31 @@ class VariantRunner:
         frozen = exp.training_data == "snapshot" and self.variant == "ab"
         return not (frozen and day >= exp.pre_days)
 
-    def policies(self, agents: dict[str, Recommender]) -> tuple[Recommender, ...]:
+    def policies(
+        self, agents: dict[str, Recommender], arm_shares: ArmShareModel | None = None
+    ) -> tuple[Recommender, ...]:
         """The engine's arms: each arm's agent serves its users; in the A/B run of the
-        pooled design every agent also observes the other arms' feedback."""
+        pooled design every agent also observes the other arms' feedback, and in that of
+        the weighted design it does so with its own arm's weights (``arm_shares``: the
+        model of a resumed run's checkpoint; ``None``: a new one)."""
         own = tuple(agents[a] for a in self.arm_names)
-        if self.variant == "ab" and self.config.experiment.training_data == "pooled":
+        design = self.config.experiment.training_data
+        if self.variant == "ab" and design == "pooled":
             return tuple(_Broadcast(agent, own) for agent in own)
+        if self.variant == "ab" and design == "weighted":
+            if arm_shares is None:
+                arm_shares = ArmShareModel([self.config.arms[a].share for a in self.arm_names])
+            self.arm_shares = arm_shares
+            return tuple(_Weighted(a, own, i, arm_shares) for i, a in enumerate(own))
         return own
+
+    def checkpoint_extra(self, agents: dict[str, Recommender]) -> dict[str, Any]:
+        """What a day checkpoint keeps beside the engine: the agents, and the weighted
+        design's arm-share model."""
+        extra: dict[str, Any] = {"agents": agents}
+        if self.arm_shares is not None:
+            extra["arm_shares"] = self.arm_shares
+        return extra
 
     def _hooks(self, engine: Engine, agents: dict[str, Recommender], day: int) -> None:
         self.trainers = []
@@ -295,7 +362,9 @@ class VariantRunner:
             engine.log = None
             _move_segment(staging, events_dir, day)
             self._log_losses(day)
-            save_checkpoint(ckpt_dir / f"day-{day + 1:04d}.pkl", engine, {"agents": agents})
+            save_checkpoint(
+                ckpt_dir / f"day-{day + 1:04d}.pkl", engine, self.checkpoint_extra(agents)
+            )
             self.save_serving(agents, day + 1)
             if self.keep_checkpoints == "latest":
                 # Two, not one: if the newest is damaged, the run falls back to the other.
@@ -447,7 +516,7 @@ def run_variant(
         engine, extra = load_checkpoint(layout.fork(), world)
     agents = extra["agents"]
     engine.assign = runner.assignment()
-    engine.policies = runner.policies(agents)
+    engine.policies = runner.policies(agents, extra.get("arm_shares"))
     if variant != "ab":
         # The served arm of each twin draws its exploration from the control arm's stream,
         # so the twins share every random number, the policies' too.
@@ -508,6 +577,11 @@ def run_experiment(
         raise ConfigError(
             f"keep_checkpoints == {keep_checkpoints!r}, must be one of {KEEP_CHECKPOINTS}"
         )
+    if config.experiment.training_data == "weighted":
+        # Before any work: agents built only to ask them (the run builds its own).
+        world = build_world(config)
+        probes = {n: factory(n, a, world, agent_seed(config, a)) for n, a in config.arms.items()}
+        check_accepts_training_weights(config, probes)
     layout = RunLayout(prepare_run_folder(out_dir, config, fresh=fresh))
     warn_if_unpinned()
     write_config(config, layout.root / "config.toml")
@@ -540,6 +614,7 @@ __all__ = [
     "KeepCheckpoints",
     "RunLayout",
     "build_world",
+    "check_accepts_training_weights",
     "run_experiment",
     "run_variant",
 ]

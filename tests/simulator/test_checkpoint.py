@@ -82,6 +82,10 @@ def test_a_file_from_before_the_subpackages_still_loads(world: World, tmp_path: 
     assert load_snapshot(path, world) == objects
 
 
+# Modules written in the subpackages after the move: no checkpoint names them by a flat path.
+BORN_IN_THE_SUBPACKAGES = {"simulator.engine.training_weights"}
+
+
 def test_the_moved_modules_table_covers_both_subpackages() -> None:
     on_disk = {
         f"simulator.{path.parent.name}.{path.stem}"
@@ -89,5 +93,6 @@ def test_the_moved_modules_table_covers_both_subpackages() -> None:
         for path in (ROOT / "simulator" / package).glob("*.py")
         if path.stem != "__init__"
     }
-    assert set(_MOVED_MODULES.values()) == on_disk
+    assert BORN_IN_THE_SUBPACKAGES <= on_disk
+    assert set(_MOVED_MODULES.values()) == on_disk - BORN_IN_THE_SUBPACKAGES
     assert all(old.count(".") == 1 for old in _MOVED_MODULES)  # the flat layout's names
