@@ -64,8 +64,9 @@ AB_TRAINING = {
     "snapshot": "in the A/B test the models stayed as the pre-period left them "
     "(experiment.training_data = snapshot)",
     "weighted": "in the A/B test every model learned from all arms' traffic, each row "
-    "weighted by how much more often its own arm than the others showed the row's song "
-    "(Si 2023's weighted training; experiment.training_data = weighted)",
+    "weighted by the share of its song's rows that the model's own arm served, over that "
+    "arm's share of the users (Si 2023's weighted training; experiment.training_data = "
+    "weighted)",
 }
 """What the A/B run's learners trained on, per training-data design, for the report."""
 
