@@ -5,9 +5,10 @@ world with every user on one agent. Runs of one config that differ only in their
 share the world, its users and its random numbers, so their twin worlds compare user by
 user. For each world given as ``LABEL=RUN_DIR:VARIANT`` this prints, over the
 experiment's days and all its users: finish rate, duration and active days per user,
-and catalogue coverage per day (min and mean); and, against ``--reference``, the paired
-difference per user with its one-sided 99% lower bound (normal approximation; the finish
-rate's by the delta method for a ratio of sums).
+and catalogue coverage per day (min and mean, and each day's); against ``--reference``, the
+paired difference per user with its one-sided 99% lower bound (normal approximation; the
+finish rate's by the delta method for a ratio of sums); and against
+``--coverage-reference``, the smallest daily ratio of coverages.
 
 Usage::
 
@@ -15,7 +16,8 @@ Usage::
         popular=runs/agents_B:control oracle=runs/agents_B:treatment \\
         agent=runs/agents_A:control
 
-Writes ``--json FILE`` with the same figures if asked.
+Writes ``--json FILE`` with the same figures if asked (``worlds``: the table's rows;
+``coverage_by_day``: each world's distinct songs per day).
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ Z_99 = 2.3263478740408408
 """One-sided 99% normal quantile."""
 
 
-def world_metrics(spec: str) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Per-user metrics and the coverage of one twin world ``RUN_DIR:VARIANT``."""
+def world_metrics(spec: str) -> tuple[pd.DataFrame, dict[str, float], pd.Series]:
+    """Per-user metrics, the coverage summary and the daily coverage (distinct songs shown
+    each experiment day) of one twin world ``RUN_DIR:VARIANT``."""
     run, _, variant = spec.rpartition(":")
     root = Path(run)
     config = load_config(root / "config.toml")
@@ -48,7 +51,8 @@ def world_metrics(spec: str) -> tuple[pd.DataFrame, dict[str, float]]:
     per_user = user_metrics(events, users, window).set_index("user_id").sort_index()
     days = events[(events["day"] >= window.start_day) & (events["day"] < window.end_day)]
     daily = days.groupby("day")["item_id"].nunique()
-    return per_user, {"coverage_min": float(daily.min()), "coverage_mean": float(daily.mean())}
+    summary = {"coverage_min": float(daily.min()), "coverage_mean": float(daily.mean())}
+    return per_user, summary, daily
 
 
 def lower_bound(diff: np.ndarray) -> float:
@@ -59,15 +63,24 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("worlds", nargs="+", help="LABEL=RUN_DIR:VARIANT (control or treatment)")
     p.add_argument("--reference", required=True, help="the LABEL the others are paired with")
+    p.add_argument(
+        "--coverage-reference",
+        help="a LABEL whose daily coverage the others' is divided by, day by day (the "
+        "agents issue asks for at least a quarter of the oracle's on every day)",
+    )
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args(argv)
     worlds = dict(w.split("=", 1) for w in args.worlds)
-    if args.reference not in worlds:
-        p.error(f"--reference == {args.reference!r}, must be one of {sorted(worlds)}")
+    for option, label in (
+        ("--reference", args.reference),
+        ("--coverage-reference", args.coverage_reference),
+    ):
+        if label is not None and label not in worlds:
+            p.error(f"{option} == {label!r}, must be one of {sorted(worlds)}")
     data = {label: world_metrics(spec) for label, spec in worlds.items()}
     ref = data[args.reference][0]
     rows = []
-    for label, (m, coverage) in data.items():
+    for label, (m, coverage, daily) in data.items():
         if not m.index.equals(ref.index):
             p.error(f"{label}: its users differ from {args.reference}'s; not the same world")
         row = {
@@ -77,6 +90,9 @@ def main(argv: list[str]) -> int:
             "active_days_per_user": m["active_days"].mean(),
             **coverage,
         }
+        if args.coverage_reference is not None and label != args.coverage_reference:
+            share = daily / data[args.coverage_reference][2]
+            row["coverage_share_min"] = float(share.min())
         if label != args.reference:
             r_m, r_ref = row["finish_rate"], ref["finishes"].sum() / ref["impressions"].sum()
             lin = (m["finishes"] - r_m * m["impressions"]) / m["impressions"].mean() - (
@@ -90,10 +106,14 @@ def main(argv: list[str]) -> int:
                 row[f"{name}_lb99"] = lower_bound(d)
         rows.append(row)
     table = pd.DataFrame(rows)
+    by_day = pd.DataFrame({label: d[2] for label, d in data.items()})
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        print("\ncoverage by day (distinct songs shown)")
+        print(by_day.T.to_string())
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2, default=float) + "\n")
+        out = {"worlds": rows, "coverage_by_day": {k: v.to_dict() for k, v in by_day.items()}}
+        Path(args.json).write_text(json.dumps(out, indent=2, default=float) + "\n")
     return 0
 
 
