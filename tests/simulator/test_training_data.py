@@ -70,13 +70,18 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Config, Ru
     return {design: _ab_run(root, design, "none") for design in designs}
 
 
-def test_pooled_learners_see_the_same_rows(runs: dict[str, tuple[Config, RunLayout]]) -> None:
-    config, layout = runs["pooled"]
-    agents = _end(config, layout)
+def _assert_same_counters(agents: dict[str, object]) -> None:
+    """Every arm's learner counted the same rows (it saw every arm's feedback)."""
     counters = [agents[a].counters for a in ("control", "treatment", "mask_only")]  # type: ignore[attr-defined]
     for other in counters[1:]:
         np.testing.assert_array_equal(counters[0].user_, other.user_)
         np.testing.assert_array_equal(counters[0].item_, other.item_)
+
+
+def test_pooled_learners_see_the_same_rows(runs: dict[str, tuple[Config, RunLayout]]) -> None:
+    config, layout = runs["pooled"]
+    agents = _end(config, layout)
+    _assert_same_counters(agents)
     # Two identical arms that see the same rows in the same order end identical.
     assert _same(_parameters(agents["control"]), _parameters(agents["treatment"]))
 
@@ -142,10 +147,7 @@ def test_twins_train_on_their_own_traffic_under_every_design(tmp_path: Path, des
 def test_weighted_learners_see_every_row(runs: dict[str, tuple[Config, RunLayout]]) -> None:
     config, layout = runs["weighted"]
     agents = _end(config, layout)
-    counters = [agents[a].counters for a in ("control", "treatment", "mask_only")]  # type: ignore[attr-defined]
-    for other in counters[1:]:
-        np.testing.assert_array_equal(counters[0].user_, other.user_)
-        np.testing.assert_array_equal(counters[0].item_, other.item_)
+    _assert_same_counters(agents)
     # The same rows as the pooled learners, but weighted: other models.
     pooled = _end(*runs["pooled"])
     assert not _same(_parameters(agents["treatment"]), _parameters(pooled["treatment"]))
