@@ -93,6 +93,6 @@ def test_the_moved_modules_table_covers_both_subpackages() -> None:
         for path in (ROOT / "simulator" / package).glob("*.py")
         if path.stem != "__init__"
     }
-    assert BORN_IN_THE_SUBPACKAGES <= on_disk
+    assert on_disk >= BORN_IN_THE_SUBPACKAGES
     assert set(_MOVED_MODULES.values()) == on_disk - BORN_IN_THE_SUBPACKAGES
     assert all(old.count(".") == 1 for old in _MOVED_MODULES)  # the flat layout's names
