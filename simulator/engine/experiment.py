@@ -165,7 +165,7 @@ class _Broadcast:
             agent.observe(feedback)
 
 
-class _Weighted:
+class _Weighted(_Broadcast):
     """Serves with one arm's agent; every agent learns from the feedback, weighted.
 
     The weighted training-data design (:mod:`simulator.engine.training_weights`): the
@@ -180,26 +180,21 @@ class _Weighted:
         arm: int,
         shares: ArmShareModel,
     ) -> None:
-        self.server = server
-        self.learners = learners
+        super().__init__(server, learners)
         self.arm = arm
         self.shares = shares
-
-    def recommend(self, requests: Any, rng: np.random.Generator) -> Any:
-        return self.server.recommend(requests, rng)
 
     def observe(self, feedback: Any) -> None:
         items = feedback.recommendation.item_ids
         self.shares.add(items, self.arm)
+        weights = self.shares.all_weights(items)
         for j, agent in enumerate(self.learners):
-            agent.observe(replace(feedback, training_weight=self.shares.weights(items, j)))
+            agent.observe(replace(feedback, training_weight=weights[:, j]))
 
 
 def check_accepts_training_weights(config: Config, agents: dict[str, Recommender]) -> None:
     """The weighted design needs every agent that trains to apply the rows' weights; a
     :class:`ConfigError` naming the first one that does not, before any work."""
-    if config.experiment.training_data != "weighted":
-        return
     for name, agent in agents.items():
         trains = callable(getattr(agent, "train", None))
         if trains and getattr(agent, "accepts_training_weights", False) is not True:

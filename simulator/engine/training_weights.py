@@ -74,9 +74,13 @@ class ArmShareModel:
         prior = self.prior_rows * self.shares
         return (n + prior) / (n.sum(axis=1, keepdims=True) + self.prior_rows)
 
+    def all_weights(self, item_ids: NDArray[np.int64]) -> NDArray[np.float64]:
+        """``(B, n_arms)``: ``E[Z = a | song] / p_a``, each row's weight in each arm's learner."""
+        return self.probabilities(item_ids) / self.shares
+
     def weights(self, item_ids: NDArray[np.int64], arm: int) -> NDArray[np.float64]:
         """``E[Z = arm | song] / p_arm`` per row: the row's weight in ``arm``'s learner."""
-        return self.probabilities(item_ids)[:, arm] / self.shares[arm]
+        return self.all_weights(item_ids)[:, arm]
 
 
 __all__ = ["PRIOR_ROWS", "ArmShareModel"]
