@@ -19,6 +19,9 @@ written by ``adasim sweep``. Only rows with status ``"ok"`` are analysed.
   (:func:`analysis.harness.binomial_band`); for sweeps with a real effect the same column
   is the empirical power.
 * **Lift by grid parameter**: mean estimated and true lift per value of each grid key.
+* **What the A/B test estimates** per grid value (a training-data design, say) and cell:
+  the bias of the estimate against the truth (mean gap, Student-t interval), the RMSE and
+  the coverage (:func:`estimand_table`).
 
 Imports neither the simulator nor torch: any table with these columns will do.
 """
@@ -196,6 +199,54 @@ def rejection_table(
     return pd.DataFrame(out)
 
 
+def estimand_table(
+    table: pd.DataFrame,
+    alpha: float = 0.05,
+    level: float = 0.95,
+    by: Sequence[str] = ("metric", "segment"),
+) -> pd.DataFrame:
+    """What the A/B estimate estimates, per group: its bias against the truth, RMSE, coverage.
+
+    With ``g_i = d_i - T_i`` the gap of run ``i`` (A/B estimate minus the twin's true
+    relative lift) over the ``n`` runs of a group with both known: ``bias`` is the mean
+    gap with its Student-t interval at ``level`` (``bias_ci_lower``, ``bias_ci_upper``),
+    ``rmse`` is ``sqrt(mean(g^2))``, ``sd_gap`` the gaps' standard deviation and
+    ``mean_truth`` the mean true lift; then the coverage columns of
+    :func:`coverage_table` (``1 - alpha`` intervals, Clopper-Pearson at ``level``).
+    """
+    rows = ok_rows(table)
+    known = rows["true_rel_effect_size"].notna() & rows["rel_effect_size"].notna()
+    rows = rows[known].copy()
+    rows["_gap"] = rows["rel_effect_size"].astype(float) - rows["true_rel_effect_size"].astype(
+        float
+    )
+    t = scipy.stats.t
+    out = []
+    for key, g in _groups(rows, by):
+        gap = g["_gap"].to_numpy(float)
+        n = gap.size
+        bias = float(gap.mean())
+        sd = float(gap.std(ddof=1)) if n >= 2 else math.nan
+        half = float(t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n) if n >= 2 else math.nan
+        out.append(
+            {
+                **dict(zip(by, key, strict=True)),
+                "n_gap": n,
+                "bias": bias,
+                "bias_ci_lower": bias - half,
+                "bias_ci_upper": bias + half,
+                "rmse": float(np.sqrt(np.mean(gap**2))),
+                "sd_gap": sd,
+                "mean_truth": float(g["true_rel_effect_size"].astype(float).mean()),
+            }
+        )
+    gaps = pd.DataFrame(out)
+    cov = coverage_table(table, alpha, level, by)
+    if gaps.empty or cov.empty:
+        return gaps
+    return gaps.merge(cov, on=list(by), how="left", sort=False)
+
+
 def lift_by_parameter(table: pd.DataFrame, key: str) -> pd.DataFrame:
     """Mean and spread of the estimated lift, and the mean true lift, per value of ``key``."""
     rows = ok_rows(table)
@@ -265,6 +316,51 @@ def coverage_plot(coverage: pd.DataFrame, nominal: float) -> Figure:
     ax.set_title("Coverage of the true lift by the A/B interval")
     ax.set_xlabel("coverage (% of replicates)")
     ax.set_ylabel("metric / segment (cell)")
+    return fig
+
+
+def estimand_plot(estimand: pd.DataFrame, key: str, nominal: float) -> Figure:
+    """Per grid value of ``key`` (colours): coverage with its Clopper-Pearson interval
+    (left, nominal dashed) and bias with its t interval (right), per metric and segment."""
+    if estimand.empty:
+        raise AnalysisError("estimand table is empty (no run with a known true lift)")
+    cells = list(dict.fromkeys(zip(estimand["metric"], estimand["segment"], strict=True)))
+    values = list(dict.fromkeys(estimand[key]))
+    fig = Figure(figsize=(11.0, 1.2 + 0.32 * len(cells)), layout="constrained")
+    left, right = fig.subplots(1, 2, sharey=True)
+    step = 0.8 / max(1, len(values))
+    for i, value in enumerate(values):
+        g = estimand[estimand[key] == value]
+        y = np.array([cells.index(c) for c in zip(g["metric"], g["segment"], strict=True)])
+        y = y - 0.4 + step * (i + 0.5)
+        c = 100 * g["coverage"].to_numpy(float)
+        cov_err = np.vstack(
+            [
+                c - 100 * g["coverage_ci_lower"].to_numpy(float),
+                100 * g["coverage_ci_upper"].to_numpy(float) - c,
+            ]
+        )
+        colour = f"C{i % 10}"
+        left.errorbar(c, y, xerr=cov_err, fmt="o", color=colour, capsize=2, label=str(value))
+        b = 100 * g["bias"].to_numpy(float)
+        bias_err = np.vstack(
+            [
+                b - 100 * g["bias_ci_lower"].to_numpy(float),
+                100 * g["bias_ci_upper"].to_numpy(float) - b,
+            ]
+        )
+        right.errorbar(b, y, xerr=bias_err, fmt="o", color=colour, capsize=2)
+    left.axvline(100 * nominal, linestyle="--", color="grey")
+    right.axvline(0.0, linestyle="--", color="grey")
+    left.set_yticks(np.arange(len(cells)), [f"{m}/{s}" for m, s in cells])
+    left.invert_yaxis()
+    left.set_title("Coverage of the twin's truth by the A/B interval")
+    left.set_xlabel("coverage (% of replicates)")
+    left.set_ylabel("metric / segment (cell)")
+    left.legend(title=key, fontsize="small")
+    right.set_title("Bias of the A/B estimate (estimate - truth)")
+    right.set_xlabel("mean gap (relative lift, percentage points)")
+    right.set_ylabel("metric / segment (cell)")
     return fig
 
 
@@ -384,6 +480,15 @@ def write_sweep_report(
         figures["coverage.png"] = coverage_plot(cov, 1.0 - cfg.alpha)
     if not rej.empty:
         figures["rejections.png"] = rejection_plot(rej, cfg.alpha, cfg.aa)
+    # With a grid, what the A/B test estimates is a property of each grid value (a
+    # training-data design, say): bias, RMSE and coverage per value and cell.
+    estimand = pd.DataFrame()
+    if cfg.grid_keys and not cov.empty:
+        estimand = estimand_table(
+            table, cfg.alpha, cfg.level, (*cfg.grid_keys, "metric", "segment")
+        )
+        if len(cfg.grid_keys) == 1:
+            figures["estimand.png"] = estimand_plot(estimand, cfg.grid_keys[0], 1.0 - cfg.alpha)
     by_param = {}
     for key in cfg.grid_keys:
         by_param[key] = lift_by_parameter(table, key)
@@ -422,6 +527,16 @@ def write_sweep_report(
             f"{cfg.level:.0%}.\n\n"
         )
         md.append(_md(cov))
+    if not estimand.empty:
+        md.append(
+            f"\n## What the A/B test estimates, by {', '.join(cfg.grid_keys)}\n\n"
+            "Per grid value and cell, over the replicates with a known truth: bias (mean of "
+            "A/B estimate minus the twin's true relative lift, with its Student-t interval "
+            f"at {cfg.level:.0%}), RMSE, the gaps' sd, the mean truth, and the coverage of "
+            f"the truth by the {1 - cfg.alpha:.0%} interval (Clopper-Pearson at "
+            f"{cfg.level:.0%}).\n\n"
+        )
+        md.append(_md(estimand))
     for key, frame in by_param.items():
         md.append(f"\n## Lift by {key}\n\n")
         md.append(_md(frame))
@@ -439,6 +554,7 @@ def write_sweep_report(
         "aa": cfg.aa,
         "rejections": json.loads(rej.to_json(orient="records")),
         "coverage": json.loads(cov.to_json(orient="records")),
+        "estimand": json.loads(estimand.to_json(orient="records")),
         "lift_by_parameter": {
             k: json.loads(v.to_json(orient="records")) for k, v in by_param.items()
         },
@@ -454,6 +570,8 @@ __all__ = [
     "SweepReportConfig",
     "clopper_pearson",
     "coverage_table",
+    "estimand_plot",
+    "estimand_table",
     "estimates_vs_truth_plot",
     "lift_by_parameter",
     "lift_by_parameter_plot",

@@ -19,6 +19,7 @@ from analysis.sweep_report import (
     SweepReportConfig,
     clopper_pearson,
     coverage_table,
+    estimand_table,
     lift_by_parameter,
     lift_by_parameter_plot,
     ok_rows,
@@ -117,6 +118,47 @@ def test_coverage_counts_by_hand() -> None:
     assert not rej["inside"]
 
 
+def test_estimand_table_by_hand() -> None:
+    gaps = {"own_arm": [0.10, -0.02, 0.04, 0.08], "pooled": [0.01, -0.01, 0.03, 0.05]}
+    rows = []
+    for design, gs in gaps.items():
+        for i, g in enumerate(gs):
+            truth = 0.02 * i
+            rows.append(
+                {
+                    "run_id": f"{design}{i}",
+                    "experiment.training_data": design,
+                    "metric": "finishes",
+                    "segment": "all",
+                    "rel_effect_size": truth + g,
+                    "rel_effect_size_ci_lower": truth + g - 0.05,
+                    "rel_effect_size_ci_upper": truth + g + 0.05,
+                    "pvalue": 0.5,
+                    "true_rel_effect_size": truth,
+                    "status": "ok",
+                }
+            )
+    rows.append({**rows[0], "run_id": "x", "true_rel_effect_size": np.nan})  # no truth: out
+    by = ("experiment.training_data", "metric", "segment")
+    table = estimand_table(pd.DataFrame(rows), level=0.9, by=by).set_index(by[0])
+    for design, gs in gaps.items():
+        row = table.loc[design]
+        g = np.array(gs)
+        half = scipy.stats.t.ppf(0.95, 3) * g.std(ddof=1) / 2
+        assert row["n_gap"] == 4
+        assert row["bias"] == pytest.approx(g.mean(), abs=1e-15)
+        assert (row["bias_ci_lower"], row["bias_ci_upper"]) == pytest.approx(
+            (g.mean() - half, g.mean() + half), abs=1e-12
+        )
+        assert row["rmse"] == pytest.approx(np.sqrt(np.mean(g**2)), rel=1e-12)
+        assert row["mean_truth"] == pytest.approx(0.03)
+        covered = int(np.sum(np.abs(g) <= 0.05))
+        assert row["n_covered"] == covered
+        assert (row["coverage_ci_lower"], row["coverage_ci_upper"]) == pytest.approx(
+            clopper_pearson(covered, 4, 0.9)
+        )
+
+
 def test_rejection_band_is_the_exact_binomial_band() -> None:
     rng = np.random.default_rng(3)
     table = _table(rng, 200, true=0.0, sd=0.1)
@@ -190,6 +232,7 @@ def test_write_report(tmp_path: Path) -> None:
         "coverage.png",
         "rejections.png",
         "lift_by_grid.k.png",
+        "estimand.png",
     }
     assert all(p.stat().st_size > 1000 for p in report.figures)
     assert report.figure_label_problems == {}
@@ -197,6 +240,9 @@ def test_write_report(tmp_path: Path) -> None:
     assert summary["n_runs"] == 13
     assert summary["status"] == {"ok": 12, "failed": 1}
     assert len(summary["coverage"]) == 4
+    # Per grid value (3) and cell (4): what the A/B estimate estimates.
+    assert len(summary["estimand"]) == 12
+    assert "## What the A/B test estimates, by grid.k" in report.markdown.read_text()
     assert "13 runs" in report.headline
 
 
