@@ -56,13 +56,15 @@ class RunFingerprint:
 def event_files(run_dir: str | Path) -> list[Path]:
     """The run's event files, sorted by path.
 
-    ``events/`` of the A/B run and of each twin, and of the history (the logged past the
+    ``events/`` of the A/B run and of each twin (the twin pairs of
+    ``experiment.twin_replicates`` included), and of the history (the logged past the
     agents were pre-trained on), when the run has one.
     """
     root = Path(run_dir)
     found = [
         *root.glob("events/*.parquet"),
         *root.glob("twin/*/events/*.parquet"),
+        *root.glob("twin/replicate-*/*/events/*.parquet"),
         *root.glob("history/events/*.parquet"),
     ]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())

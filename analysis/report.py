@@ -9,7 +9,9 @@ cumulative monitoring and exposure bias, and writes:
   daily lift, rank-frequency of exposure;
 * ``report.md``: the headline lift table (:class:`analysis.lift_table.LiftTable`: each
   cell's interval, the joint interval, the twin's truth, ``!`` where the interval misses
-  it) right under the title, then the tables and the figures by relative path;
+  it) right under the title, then (with the truth) the gap between each estimate and the
+  truth decomposed into sampling error, training randomness and the rest
+  (:mod:`analysis.estimand_gap`), the tables and the figures by relative path;
 * ``report.html``: self-contained (inline CSS, figures as base64 PNG), one file to mail;
 * ``summary.json``: every number the report shows, machine-readable.
 
@@ -24,6 +26,7 @@ import base64
 import dataclasses
 import html
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -37,6 +40,7 @@ from matplotlib.figure import Figure
 from analysis.abtest import ABConfig, ExperimentAnalysis, analyze_experiment
 from analysis.bias import exposure_bias, item_exposure
 from analysis.errors import AnalysisError
+from analysis.estimand_gap import GapDecomposition, decompose_gap
 from analysis.figures import (
     check_figure_labels,
     cumulative_lift_plot,
@@ -58,6 +62,7 @@ from analysis.schema import DEFAULT_METRICS, HAS_PRE_COLUMN, REQUIRED_EVENT_COLU
 from analysis.sequential import SequentialConfig, monitor
 from analysis.tables import load_users, read_table
 from analysis.twin import TrueEffect
+from analysis.twin_spread import TrueEffectSpread
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -201,6 +206,7 @@ def write_report(
     n_items: int | None = None,
     source: str = "",
     truth: ResultCollection[TrueEffect] | None = None,
+    truth_spread: ResultCollection[TrueEffectSpread] | None = None,
 ) -> Report:
     """Analyse in-memory tables and write the report files (see :func:`build_report`).
 
@@ -214,7 +220,10 @@ def write_report(
         n_items: Catalogue size, for the coverage of the bias section.
         source: Where the log came from (shown under the title).
         truth: The twin's true effects: shown in the headline table (and ``!`` where an
-            interval misses them) and marked on the forest plot.
+            interval misses them) and marked on the forest plot; with them the report
+            decomposes each cell's gap to the truth (:mod:`analysis.estimand_gap`).
+        truth_spread: The truth's spread over the twin pairs' seeds
+            (:mod:`analysis.twin_spread`): the training part of the gap.
     """
     cfg = config or ReportConfig()
     out = Path(out_dir)
@@ -234,6 +243,11 @@ def write_report(
         joint_lifts(table, ab),
         title=f"Relative lifts ({ab.treatment} vs {ab.control})",
     )
+
+    gap = None
+    if truth is not None:
+        by_cell = {(r.metric, r.segment): r for r in truth_spread or ()}
+        gap = decompose_gap(headline, by_cell, ab.alpha)
 
     power = None
     if HAS_PRE_COLUMN in table.columns:
@@ -323,6 +337,8 @@ def write_report(
             None,
         ),
     ]
+    if gap is not None:
+        tables.insert(0, ("The gap to the effect of shipping", _gap_text(gap, ab.alpha), gap, None))
     header = {
         "title": cfg.title,
         "source": source,
@@ -340,6 +356,7 @@ def write_report(
         "power": power.to_dicts() if power is not None else [],
         "sequential": sequence.to_dicts() if sequence is not None else [],
         "bias": bias.to_dicts(),
+        "gap": gap.to_dicts() if gap is not None else [],
         "figures": [str(p.relative_to(out)) for _, p in figures],
         "figure_label_problems": figure_checks,
         "extra_sections": {
@@ -421,6 +438,34 @@ def _effects_text(analysis: ExperimentAnalysis) -> str:
         lines.append(
             "WARNING: sample-ratio mismatch detected; do not trust the lifts until explained."
         )
+    return "\n\n".join(lines)
+
+
+def _gap_text(gap: ResultCollection[GapDecomposition], alpha: float) -> str:
+    """What the gap table says, and which cells the noise does not explain."""
+    lines = [
+        "A/B estimate minus the twin's truth, per cell (relative lifts), and what explains "
+        "it: sampling error (sampling_sd, from the A/B interval), training randomness "
+        "(training_sd, the truth's spread over the twin pairs' seeds) and the rest (the "
+        "training-data design's bias, as far as one run shows it: sqrt(max(0, gap^2 - "
+        "sampling_sd^2 - training_sd^2)) with the gap's sign). The shares divide the "
+        "larger of gap^2 and the noise's variance among the three "
+        '(docs/methods/training_data.md, "The gap").'
+    ]
+    if any(math.isnan(g.training_sd) for g in gap):
+        lines.append(
+            "Training randomness is unmeasured (one twin pair): set "
+            "experiment.twin_replicates >= 3 to measure it; until then the rest includes it."
+        )
+    beyond = [g for g in gap if not g.within_noise]
+    lines.append(
+        f"{len(beyond)} of {len(gap)} gaps exceed {1 - alpha:.0%} of the noise"
+        + (
+            ": " + ", ".join(f"{g.metric} ({g.segment}) {g.gap:+.2%}" for g in beyond)
+            if beyond
+            else "."
+        )
+    )
     return "\n\n".join(lines)
 
 

@@ -322,6 +322,12 @@ class ExperimentConfig:
             weighted training; an agent that trains must accept the weights). The twin
             worlds, whose difference is the effect of shipping, always train on their own
             traffic, which is all of it.
+        twin_replicates: Twin pairs run, each with its own agent seeds on the same world
+            (``R``): the first is the twin of the A/B run's pre-period; each other one
+            builds the agents again from seed ``r`` (initial weights, pre-training, the
+            pre-period, the experiment's updates) and runs both twins. The spread of the
+            true effect over the ``R`` pairs is what training randomness alone does to it
+            (``docs/methods/training_data.md``). ``1``, the default, runs one pair.
     """
 
     pre_days: int = 3
@@ -333,6 +339,7 @@ class ExperimentConfig:
     workers: int = 0
     alpha: float = 0.05
     training_data: TrainingDataName = "own_arm"
+    twin_replicates: int = 1
 
     def __post_init__(self) -> None:
         if self.pre_days < 0:
@@ -352,6 +359,10 @@ class ExperimentConfig:
             _fail(
                 "training_data", self.training_data, f"must be one of {get_args(TrainingDataName)}"
             )
+        if self.twin_replicates < 1:
+            _fail("twin_replicates", self.twin_replicates, "must be >= 1")
+        if self.twin_replicates > 1 and not self.twin:
+            _fail("twin_replicates", self.twin_replicates, "must be 1 when twin is false")
 
     @property
     def n_days(self) -> int:

@@ -29,11 +29,19 @@ from analysis.lift_table import LiftTable, joint_lifts, lift_cells
 from analysis.metrics import MetricsWindow, load_events, user_metrics
 from analysis.report import Report, ReportConfig, ReportSection, write_report
 from analysis.report_overrides import ReportOverrides
+from analysis.results import ResultCollection
 from analysis.schema import REQUIRED_EVENT_COLUMNS
 from analysis.tables import load_users, read_table
-from analysis.twin import twin_effects
+from analysis.twin import TrueEffect, twin_effects, twin_effects_from_runs
+from analysis.twin_spread import TrueEffectSpread, truth_spread
 from simulator.config import Config, load_config
-from simulator.engine.experiment import VARIANTS, RunLayout, build_world
+from simulator.engine.experiment import (
+    VARIANTS,
+    RunLayout,
+    build_world,
+    replicate_layouts,
+    run_finished,
+)
 from simulator.errors import ConfigError
 
 
@@ -139,6 +147,58 @@ def _twin_logs(layout: RunLayout) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]
     return out
 
 
+def _truth_spread(
+    config: Config,
+    layout: RunLayout,
+    window: MetricsWindow,
+    first: ResultCollection[TrueEffect],
+    level: float,
+) -> ResultCollection[TrueEffectSpread]:
+    """The truth over the twin pairs (``experiment.twin_replicates``), the first given."""
+    pairs = [first]
+    for part in replicate_layouts(layout, config):
+        pairs.append(
+            twin_effects_from_runs(
+                part.events("twin_control"), part.events("twin_treatment"), window
+            )
+        )
+    return truth_spread(pairs, level)
+
+
+def _spread_section(spread: ResultCollection[TrueEffectSpread], level: float) -> ReportSection:
+    """The truth's spread over training seeds, with a warning where one twin is not enough."""
+    n = spread[0].n_seeds if len(spread) else 1
+    if n < 2:
+        text = (
+            "One twin pair: how far its truth would move with other agent seeds "
+            "(training randomness alone) is unmeasured. WARNING: a single twin may not pin "
+            "the true effect down; set experiment.twin_replicates >= 3 to measure it."
+        )
+    else:
+        shaky = [r for r in spread if r.single_twin_unreliable]
+        text = (
+            f"The twin pair run again with {n - 1} other agent seed(s) on the same world "
+            "(initial weights, pre-training, pre-period and updates all redrawn): mean of "
+            f"the true relative effect over the {n} seeds with a {level:.0%} Student-t "
+            "interval, their standard deviation and range; 'first' is the pair "
+            "of the A/B run's own pre-period, the headline's truth."
+        )
+        if shaky:
+            text += (
+                f" WARNING: in {len(shaky)} of {len(spread)} cells a single twin cannot pin "
+                "the truth down (its spread over seeds reaches zero from the mean, so its "
+                "sign depends on the seed): "
+                + ", ".join(f"{r.metric} ({r.segment})" for r in shaky)
+                + "."
+            )
+    return ReportSection(
+        "True effect over training seeds",
+        text=text,
+        table=spread.to_pandas(),
+        key="twin_replicates",
+    )
+
+
 def _exposure(
     config: Config,
     layout: RunLayout,
@@ -220,8 +280,7 @@ def finished_run_config(root: str | Path) -> Config | None:
     if not path.is_file():
         return None
     config = load_config(path)
-    variants = VARIANTS if config.experiment.twin else VARIANTS[:1]
-    if not config.arms or not all(layout.done(v).is_file() for v in variants):
+    if not config.arms or not run_finished(layout, config):
         return None
     return config
 
@@ -251,6 +310,7 @@ def analyse_run(
     assert window is not None  # run_report_config always sets the run's window
     control, treatment = ab.control, ab.treatment
     truth = None
+    spread = None
     sections: list[ReportSection] = []
     # Each twin log is read once: the true effects and the exposure sections share it.
     twin_logs = _twin_logs(layout) if exp.twin else {}
@@ -277,6 +337,8 @@ def analyse_run(
                 key="twin_truth",
             )
         )
+        spread = _truth_spread(config, layout, window, twin_truth, 1 - ab.alpha)
+        sections.append(_spread_section(spread, 1 - ab.alpha))
     ope = layout.root / "ope" / "ope.json"
     if ope.is_file():
         comparison = json.loads(ope.read_text())["comparison"]
@@ -359,6 +421,7 @@ def analyse_run(
         n_items=len(read_table(layout.root / "items.parquet", ["item_id"], what="items")),
         source=str(layout.root),
         truth=truth,
+        truth_spread=spread if truth is not None else None,
     )
     summary = json.loads(report.summary.read_text())
     if other_cells:

@@ -18,6 +18,10 @@ Timeline (days of one simpy clock per run):
   with everyone on treatment. The difference between the two is the true effect of
   shipping the treatment, which the A/B estimate targets (and may miss: in the A/B test
   each model learns from half the traffic, in the twin from all of it).
+* the **twin replicates** (``experiment.twin_replicates = R``): ``R - 1`` more twin pairs on
+  the same world, each with its own agent seeds (:func:`agent_seed`) and so its own
+  pre-training, pre-period and fork, whose spread of true effects is what training
+  randomness alone does to the truth (:class:`RunLayout` ``replicate``).
 
 Every day boundary writes a checkpoint (engine, agents, random streams) and closes that
 day's event-log segment, so a killed run resumes from its last complete day and ends with
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import shutil
 import sys
 from collections.abc import Callable
@@ -81,31 +86,49 @@ KEEP_CHECKPOINTS: tuple[str, ...] = ("latest", "all")
 
 @dataclass(frozen=True)
 class RunLayout:
-    """Where one experiment writes (DESIGN section 6), relative to ``root``."""
+    """Where one experiment writes (DESIGN section 6), relative to ``root``.
+
+    ``replicate`` ``r >= 1`` is the layout of twin pair ``r`` (``experiment.twin_replicates``):
+    its pre-period and its twins under ``twin/replicate-r/`` (``pre``, ``control``,
+    ``treatment``), its checkpoints under ``checkpoints/replicate-r/``; it shares the run's
+    history and has no serving snapshots (the A/B run's treatment is replicate 0's).
+    """
 
     root: Path
+    replicate: int = 0
+
+    def of_replicate(self, replicate: int) -> RunLayout:
+        """The layout of twin pair ``replicate`` of the same run."""
+        return RunLayout(self.root, replicate)
+
+    def _part(self, base: Path) -> Path:
+        return base if self.replicate == 0 else base / f"replicate-{self.replicate}"
 
     def events(self, variant: str) -> Path:
-        """Directory holding ``events/`` of a variant (the A/B run is the root)."""
+        """Directory holding ``events/`` of a variant (the A/B run is the root; a twin
+        replicate's pre-period is its ``pre``)."""
+        if self.replicate:
+            name = "pre" if variant == "ab" else variant.removeprefix("twin_")
+            return self.root / "twin" / f"replicate-{self.replicate}" / name
         return self.root if variant == "ab" else self.root / "twin" / variant.removeprefix("twin_")
 
     def checkpoints(self, variant: str) -> Path:
-        return self.root / "checkpoints" / variant
+        return self._part(self.root / "checkpoints") / variant
 
     def serving(self, day: int) -> Path:
         """The treatment agent as it served on ``day`` (a serving snapshot, for OPE)."""
         return self.root / "checkpoints" / "serving" / f"day-{day:04d}.pkl"
 
     def history(self) -> Path:
-        """The logged past before day 0 (:mod:`simulator.engine.history`)."""
+        """The logged past before day 0 (:mod:`simulator.engine.history`), one per run."""
         return self.root / "history"
 
     def fork(self) -> Path:
         """The end-of-pre-period checkpoint all variants start from."""
-        return self.root / "checkpoints" / "fork.pkl"
+        return self._part(self.root / "checkpoints") / "fork.pkl"
 
     def staging(self, variant: str) -> Path:
-        return self.root / ".staging" / variant
+        return self._part(self.root / ".staging") / variant
 
     def done(self, variant: str) -> Path:
         return self.checkpoints(variant) / "done.json"
@@ -128,17 +151,20 @@ def seed_text(arm: ArmConfig) -> str:
     return f"{type(arm).__qualname__}({', '.join(parts)})"
 
 
-def agent_seed(config: Config, arm: ArmConfig) -> np.random.SeedSequence:
+def agent_seed(config: Config, arm: ArmConfig, replicate: int = 0) -> np.random.SeedSequence:
     """An agent's seed: a function of the root seed and of the arm's config, not its name.
 
     Two arms with the same config get the same agent, so an A/A experiment's twin runs are
     identical and its true effect is exactly zero. The digest is over the arm's repr
     without the options added after the rule was fixed while they hold the value that
-    gives the earlier agent (``SEED_NEUTRAL_VALUES``, ``SEED_NEUTRAL_BY_FRAMEWORK``), so that adding an option or moving
-    its default does not re-seed every run whose figures are documented.
+    gives the earlier agent (``SEED_NEUTRAL_VALUES``, ``SEED_NEUTRAL_BY_FRAMEWORK``), so
+    that adding an option or moving its default does not re-seed every run whose figures
+    are documented. Twin pair ``replicate >= 1`` (``experiment.twin_replicates``) appends
+    its number: other agents on the same world, and still one agent per arm config.
     """
     digest = hashlib.blake2b(seed_text(replace(arm, share=1.0)).encode(), digest_size=8).digest()
-    return np.random.SeedSequence([config.seed, 1, int.from_bytes(digest, "little")])
+    key = [config.seed, 1, int.from_bytes(digest, "little")]
+    return np.random.SeedSequence([*key, replicate] if replicate else key)
 
 
 def _engine_seed(config: Config) -> np.random.SeedSequence:
@@ -372,7 +398,7 @@ class VariantRunner:
     def save_serving(self, agents: dict[str, Recommender], day: int) -> None:
         """The A/B treatment agent as it will serve on ``day``, for OPE's replays."""
         exp = self.config.experiment
-        if self.variant != "ab" or not exp.pre_days <= day < exp.n_days:
+        if self.variant != "ab" or self.layout.replicate or not exp.pre_days <= day < exp.n_days:
             return
         snapshot = _serving_snapshot(agents[exp.treatment])
         if snapshot is not None:
@@ -434,7 +460,7 @@ def run_pre_period(
             simulate_history(config, layout.history(), world) if config.world.history_days else None
         )
         agents = {
-            name: factory(name, arm, world, agent_seed(config, arm))
+            name: factory(name, arm, world, agent_seed(config, arm, layout.replicate))
             for name, arm in config.arms.items()
         }
         if history is not None:
@@ -525,21 +551,58 @@ def run_variant(
     return variant
 
 
-def _worker(args: tuple[Config, Path, str, bool, int, KeepCheckpoints]) -> str:
+def _worker(args: tuple[Config, RunLayout, str, bool, int, KeepCheckpoints]) -> str:
     one_torch_thread()
-    config, root, variant, progress, position, keep = args
-    return run_variant(config, RunLayout(root), variant, progress, position, keep)
+    config, layout, variant, progress, position, keep = args
+    return run_variant(config, layout, variant, progress, position, keep)
 
 
-def _drop_resume_state(layout: RunLayout, variants: tuple[str, ...]) -> None:
-    """Once every variant is done: the day checkpoints and the fork serve no resume any more.
+def _pre_period_worker(
+    args: tuple[Config, RunLayout, AgentFactory, bool, KeepCheckpoints],
+) -> None:
+    one_torch_thread()
+    config, layout, factory, progress, keep = args
+    run_pre_period(config, layout, factory, progress, keep)
+
+
+def _picklable(obj: object) -> bool:
+    try:
+        pickle.dumps(obj)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def replicate_layouts(layout: RunLayout, config: Config) -> tuple[RunLayout, ...]:
+    """The layouts of twin pairs ``1 .. R - 1`` (``experiment.twin_replicates``)."""
+    return tuple(layout.of_replicate(r) for r in range(1, config.experiment.twin_replicates))
+
+
+def run_parts(layout: RunLayout, config: Config) -> tuple[tuple[RunLayout, str], ...]:
+    """Every variant of the run, with the layout it writes to: the A/B run, its twins, and
+    the twins of every other twin pair."""
+    variants = VARIANTS if config.experiment.twin else VARIANTS[:1]
+    own = tuple((layout, v) for v in variants)
+    return own + tuple((r, v) for r in replicate_layouts(layout, config) for v in VARIANTS[1:])
+
+
+def run_finished(layout: RunLayout, config: Config) -> bool:
+    """Whether every variant of the run (twin replicates included) is done."""
+    return all(part.done(v).is_file() for part, v in run_parts(layout, config))
+
+
+def _drop_resume_state(parts: tuple[tuple[RunLayout, str], ...]) -> None:
+    """Once every variant is done: the day checkpoints and the forks serve no resume any more.
 
     Damaged checkpoints set aside as ``*.corrupt`` stay, for a look at what went wrong.
     """
-    for variant in variants:
+    for layout, variant in parts:
         for path in layout.checkpoints(variant).glob("day-*.pkl"):
             path.unlink()
-    layout.fork().unlink(missing_ok=True)
+        # A twin pair's pre-period ran as its "ab" variant: its day checkpoints go too.
+        for path in layout.checkpoints("ab").glob("day-*.pkl"):
+            path.unlink()
+        layout.fork().unlink(missing_ok=True)
 
 
 def run_experiment(
@@ -581,23 +644,38 @@ def run_experiment(
     warn_if_unpinned()
     write_config(config, layout.root / "config.toml")
     one_torch_thread()  # the same result whatever the number of workers
-    variants = VARIANTS if config.experiment.twin else VARIANTS[:1]
-    if not all(layout.done(v).is_file() for v in variants):
-        _set_aside_damaged_fork(layout)  # checked here, where the factory is at hand
-    run_pre_period(config, layout, factory, progress, keep_checkpoints)
-    workers = min(config.experiment.workers, len(variants))
+    parts = run_parts(layout, config)
+    # The pre-period of each twin pair, unless all of that pair's variants are done.
+    pre = [
+        part
+        for part in (layout, *replicate_layouts(layout, config))
+        if not all(p.done(v).is_file() for p, v in parts if p == part)
+    ]
+    for part in pre:
+        _set_aside_damaged_fork(part)  # checked here, where the factory is at hand
+    if pre and pre[0] == layout:
+        # First and alone: it simulates the history every twin pair learns from.
+        run_pre_period(config, layout, factory, progress, keep_checkpoints)
+    others = [p for p in pre if p != layout]
+    workers = min(config.experiment.workers, len(parts))
+    if workers == 1 or len(others) < 2 or not _picklable(factory):
+        for part in others:
+            run_pre_period(config, part, factory, progress, keep_checkpoints)
+    else:
+        pre_jobs = [(config, p, factory, progress, keep_checkpoints) for p in others]
+        map_in_processes(_pre_period_worker, pre_jobs, min(workers, len(others)))
     if workers == 1:
-        for i, v in enumerate(variants):
-            run_variant(config, layout, v, progress, i, keep_checkpoints)
+        for i, (part, v) in enumerate(parts):
+            run_variant(config, part, v, progress, i, keep_checkpoints)
     else:
         # Workers die with the parent and are terminated if the run is interrupted, so a
         # resumed run never races an orphan writing the same variant.
         jobs = [
-            (config, layout.root, v, progress, i, keep_checkpoints) for i, v in enumerate(variants)
+            (config, part, v, progress, i, keep_checkpoints) for i, (part, v) in enumerate(parts)
         ]
         map_in_processes(_worker, jobs, workers)
     if keep_checkpoints == "latest":
-        _drop_resume_state(layout, variants)
+        _drop_resume_state(parts)
     shutil.rmtree(layout.root / ".staging", ignore_errors=True)
     return layout
 
@@ -610,6 +688,9 @@ __all__ = [
     "RunLayout",
     "build_world",
     "check_accepts_training_weights",
+    "replicate_layouts",
     "run_experiment",
+    "run_finished",
+    "run_parts",
     "run_variant",
 ]

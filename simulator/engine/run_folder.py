@@ -7,7 +7,8 @@ mixes into a folder it did not create, so every folder it writes carries a marke
 * a folder that does not exist, or is empty, becomes a run folder;
 * a folder with the marker is resumed, but only if its ``config.toml`` equals the config
   asked for (seed included; the number of worker processes and progress display aside,
-  which do not change a result); otherwise one line names the first differing key and
+  which do not change a result; options added since it was written count at their
+  defaults); otherwise one line names the first differing key and
   both values, and nothing is touched;
 * a folder with other content is refused, whatever the options: it may be a user's;
 * ``fresh`` (``adasim run --fresh``) empties a marked folder of what adasim wrote there
@@ -29,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from simulator.config import Config
+from simulator.config import Config, load_config
 from simulator.errors import ConfigError
 
 MARKER = ".adasim-run"
@@ -125,6 +126,19 @@ def _write_marker(root: Path, config: Config, kind: str) -> None:
     os.replace(tmp, root / MARKER)
 
 
+def _with_defaults(path: Path, stored: dict[str, Any]) -> dict[str, Any]:
+    """The stored config with the options added since it was written at their defaults.
+
+    A new option's default gives the earlier behaviour (the project's rule for every added
+    option), so a run written before the option existed is the same run as one that sets it
+    to its default, and resumes. A stored config this code cannot read is compared as it is.
+    """
+    try:
+        return tomllib.loads(load_config(path).to_toml())
+    except ConfigError:
+        return stored
+
+
 def _check_same_config(root: Path, config: Config) -> None:
     stored_path = root / "config.toml"
     if not stored_path.is_file():
@@ -135,7 +149,8 @@ def _check_same_config(root: Path, config: Config) -> None:
         raise ConfigError(
             f"{stored_path} cannot be read ({err}); use --fresh to start over"
         ) from err
-    difference = first_difference(stored, tomllib.loads(config.to_toml()))
+    wanted = tomllib.loads(config.to_toml())
+    difference = first_difference(_with_defaults(stored_path, stored), wanted)
     if difference is not None:
         raise ConfigError(
             f"--out {root} holds a run of another config ({difference}); resuming it would "

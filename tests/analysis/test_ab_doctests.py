@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "bias",
     "cuped",
+    "estimand_gap",
     "exposure",
     "harness",
     "multiple_testing",
@@ -19,6 +20,7 @@ MODULES = [
     "sequential",
     "srm",
     "ttest",
+    "twin_spread",
 ]
 
 

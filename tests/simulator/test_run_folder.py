@@ -87,6 +87,18 @@ def test_resume_needs_the_same_config(tmp_path: Path, config: Config) -> None:
     assert (run / "config.toml").read_text() == config.to_toml()  # untouched
 
 
+def test_a_folder_written_before_an_option_existed_resumes_at_its_default(
+    tmp_path: Path, config: Config
+) -> None:
+    run = prepare_run_folder(tmp_path / "run", config)
+    older = config.to_toml().replace("twin_replicates = 1\n", "")
+    assert older != config.to_toml()  # the option is written, and now left out
+    (run / "config.toml").write_text(older)
+    prepare_run_folder(run, config)  # the option at its default: the same run
+    with pytest.raises(ConfigError, match=r"experiment\.twin_replicates is 1 there, 2 now"):
+        prepare_run_folder(run, config.with_overrides(["experiment.twin_replicates=2"]))
+
+
 def test_first_difference_names_nested_and_missing_keys() -> None:
     a = {"world": {"n_users": 10, "items": {"n_artists": 5}}, "seed": 1}
     b = {"world": {"n_users": 10, "items": {"n_artists": 6}}, "seed": 1, "extra": True}
