@@ -7,7 +7,9 @@ Reads the ``estimand`` table of a sweep report (``SWEEP_DIR/report.json``, writt
 * per design, over the 18 metric x cohort cells: the cells whose Clopper-Pearson interval
   holds the nominal coverage, the median and the range of the coverage, the cells whose
   bias interval excludes 0, and the median |bias| and RMSE;
-* per cell, one column per design: ``bias [t interval]`` and ``coverage k/n``.
+* per cell, one column per design: ``bias [t interval]`` and ``coverage k/n``;
+* per cell, each design's estimate minus the first design's, paired by replicate (the
+  designs share every replicate's seed), from ``SWEEP_DIR/table.parquet``.
 
     python scripts/estimand_summary.py runs/sweep_estimand
 """
@@ -16,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 import pandas as pd
+from scipy import stats
 
 KEY = "experiment.training_data"
 
@@ -69,6 +73,42 @@ def cell_table(estimand: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def paired_table(table: pd.DataFrame, level: float = 0.95) -> str:
+    """Each design's A/B estimate minus the first design's, replicate by replicate.
+
+    The grid's cells share every replicate's seed (common random numbers: the same world,
+    the same users, the same twin truth), so the paired difference isolates what the
+    design alone does to the estimate, without the sampling error both runs share. Per
+    cell: the mean difference in percentage points with its Student-t interval.
+    """
+    ok = table[(table["status"] == "ok") & table["rel_effect_size"].notna()]
+    designs = list(dict.fromkeys(ok[KEY]))
+    reference, others = designs[0], designs[1:]
+    wide = ok.pivot_table(
+        index=["metric", "segment", "replicate"], columns=KEY, values="rel_effect_size"
+    )
+    head = "| cell | " + " | ".join(f"`{d}` - `{reference}`" for d in others) + " |"
+    lines = [head, "|---|" + "---|" * len(others)]
+    cells = list(dict.fromkeys(zip(ok["metric"], ok["segment"], strict=True)))
+    for metric, segment in cells:
+        block = wide.loc[(metric, segment)]
+        row = [f"{metric} / {segment}"]
+        for d in others:
+            diff = (block[d] - block[reference]).dropna().to_numpy(float) if d in block else []
+            n = len(diff)
+            if n < 2:
+                row.append("")
+                continue
+            mean, sd = float(diff.mean()), float(diff.std(ddof=1))
+            half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+            row.append(
+                f"{100 * mean:+.2f} pp [{100 * (mean - half):+.2f}, {100 * (mean + half):+.2f}]"
+                f" (n={n})"
+            )
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a finished sweep over " + KEY)
@@ -84,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     print(summary_table(estimand))
     print()
     print(cell_table(estimand))
+    runs = args.sweep_dir / "table.parquet"
+    if runs.is_file():
+        print()
+        print(paired_table(pd.read_parquet(runs)))
     return 0
 
 

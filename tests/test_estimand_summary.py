@@ -30,13 +30,15 @@ def _sweep(tmp_path: Path) -> Path:
     rng = np.random.default_rng(5)
     rows = []
     # own_arm: unbiased estimates with honest intervals; pooled: shifted by +0.1.
+    noise = 0.02 * rng.standard_normal(30)
     for design, shift in (("own_arm", 0.0), ("pooled", 0.1)):
         for r in range(30):
-            est = shift + 0.02 * rng.standard_normal()
+            est = shift + noise[r]  # common random numbers: the same noise in both designs
             rows.append(
                 {
                     "run_id": f"{design}{r}",
                     KEY: design,
+                    "replicate": r,
                     "metric": "finishes",
                     "segment": "all",
                     "rel_effect_size": est,
@@ -47,7 +49,9 @@ def _sweep(tmp_path: Path) -> Path:
                     "status": "ok",
                 }
             )
-    write_sweep_report(pd.DataFrame(rows), tmp_path, SweepReportConfig(grid_keys=(KEY,)))
+    table = pd.DataFrame(rows)
+    write_sweep_report(table, tmp_path, SweepReportConfig(grid_keys=(KEY,)))
+    table.to_parquet(tmp_path / "table.parquet")
     return tmp_path
 
 
@@ -60,6 +64,8 @@ def test_tables_name_the_biased_design(tmp_path: Path, capsys: pytest.CaptureFix
     assert "| `own_arm` | 1 | 1 |" in summary["`own_arm`"]
     assert "finishes / all" in out
     assert "0/30 **x**" in out
+    # Paired by replicate, the design's shift is exact: +10 pp with a zero-width interval.
+    assert "| finishes / all | +10.00 pp [+10.00, +10.00] (n=30) |" in out
 
 
 def test_a_missing_report_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
