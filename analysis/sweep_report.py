@@ -42,6 +42,7 @@ from matplotlib.figure import Figure
 from analysis.errors import AnalysisError, SchemaError
 from analysis.figures import check_figure_labels, save_figure
 from analysis.harness import binomial_band
+from analysis.mean_interval import mean_interval
 
 REQUIRED = (
     "run_id",
@@ -220,23 +221,19 @@ def estimand_table(
     rows["_gap"] = rows["rel_effect_size"].astype(float) - rows["true_rel_effect_size"].astype(
         float
     )
-    t = scipy.stats.t
     out = []
     for key, g in _groups(rows, by):
         gap = g["_gap"].to_numpy(float)
-        n = gap.size
-        bias = float(gap.mean())
-        sd = float(gap.std(ddof=1)) if n >= 2 else math.nan
-        half = float(t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n) if n >= 2 else math.nan
+        bias = mean_interval(gap, level)
         out.append(
             {
                 **dict(zip(by, key, strict=True)),
-                "n_gap": n,
-                "bias": bias,
-                "bias_ci_lower": bias - half,
-                "bias_ci_upper": bias + half,
+                "n_gap": bias.n,
+                "bias": bias.mean,
+                "bias_ci_lower": bias.lower,
+                "bias_ci_upper": bias.upper,
                 "rmse": float(np.sqrt(np.mean(gap**2))),
-                "sd_gap": sd,
+                "sd_gap": bias.sd,
                 "mean_truth": float(g["true_rel_effect_size"].astype(float).mean()),
             }
         )

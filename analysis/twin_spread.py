@@ -22,6 +22,7 @@ import numpy as np
 from scipy import stats
 
 from analysis.errors import AnalysisError
+from analysis.mean_interval import mean_interval
 from analysis.results import ResultCollection
 from analysis.twin import TrueEffect
 
@@ -94,13 +95,8 @@ def truth_spread(
         values = np.array([rep[i].rel_effect_size for rep in replicates], dtype=float)
         known = values[~np.isnan(values)]
         n = known.size
-        mean = float(known.mean()) if n else math.nan
-        sd = float(known.std(ddof=1)) if n >= 2 else math.nan
-        if n >= 2:
-            half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
-            lo, hi = mean - half, mean + half
-        else:
-            lo = hi = math.nan
+        m = mean_interval(known, level)
+        mean, sd, lo, hi = m.mean, m.sd, m.lower, m.upper
         out.append(
             TrueEffectSpread(
                 metric=metric,

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 import pandas as pd
-from scipy import stats
+
+from analysis.mean_interval import mean_interval
 
 KEY = "experiment.training_data"
 
@@ -95,15 +95,12 @@ def paired_table(table: pd.DataFrame, level: float = 0.95) -> str:
         row = [f"{metric} / {segment}"]
         for d in others:
             diff = (block[d] - block[reference]).dropna().to_numpy(float) if d in block else []
-            n = len(diff)
-            if n < 2:
+            m = mean_interval(diff, level)
+            if m.n < 2:
                 row.append("")
                 continue
-            mean, sd = float(diff.mean()), float(diff.std(ddof=1))
-            half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
             row.append(
-                f"{100 * mean:+.2f} pp [{100 * (mean - half):+.2f}, {100 * (mean + half):+.2f}]"
-                f" (n={n})"
+                f"{100 * m.mean:+.2f} pp [{100 * m.lower:+.2f}, {100 * m.upper:+.2f}] (n={m.n})"
             )
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
