@@ -599,6 +599,7 @@ def _drop_resume_state(parts: tuple[tuple[RunLayout, str], ...]) -> None:
     for layout, variant in parts:
         for path in layout.checkpoints(variant).glob("day-*.pkl"):
             path.unlink()
+    for layout in dict.fromkeys(layout for layout, _ in parts):
         # A twin pair's pre-period ran as its "ab" variant: its day checkpoints go too.
         for path in layout.checkpoints("ab").glob("day-*.pkl"):
             path.unlink()
