@@ -308,9 +308,13 @@ class ExperimentConfig:
         twin: Also run the twin worlds (everyone on control; everyone on treatment) with
             the same random numbers, to report the true effect beside the estimate.
         workers: Processes for the A/B run and the two twin runs (1 = one after another;
-            results do not depend on it). ``0``, the default, means one per part up to the
-            cores available, ``min(3, available_cores())``, and is resolved when the
-            config is built (a run's ``config.toml`` records the number used).
+            results do not depend on it), and for the arms' pre-training (at most one per
+            core). ``0``, the default, means all three parts at once on two or more cores
+            (``max(3, available_cores())``; 1 on one core) and is resolved when the
+            config is built (a run's ``config.toml`` records the number used). Three on
+            two cores, not two: the parts cannot be split, so two workers leave a core
+            idle while the third part runs alone, and the time-sliced three finish sooner
+            (``benchmarks/bench_experiment.py --workers``).
         alpha: Significance level of the report.
         training_data: What each arm's learner trains on during the A/B run's experiment
             days (``docs/methods/training_data.md``): ``own_arm``, its own arm's feedback
@@ -350,7 +354,8 @@ class ExperimentConfig:
             _fail("workers", self.workers, "must be >= 1, or 0 for the cores available")
         if self.workers == 0:
             # Resolved here, not where processes start: every reader sees the real count.
-            object.__setattr__(self, "workers", min(N_VARIANTS, available_cores()))
+            cores = available_cores()
+            object.__setattr__(self, "workers", max(N_VARIANTS, cores) if cores > 1 else 1)
         if not 0.0 < self.alpha < 1.0:
             _fail("alpha", self.alpha, "must be in (0, 1)")
         if self.control == self.treatment:

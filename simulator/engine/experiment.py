@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 import shutil
 import sys
 from collections.abc import Callable
@@ -48,6 +47,7 @@ import numpy as np
 from tqdm import tqdm
 
 from simulator.config import Config, write_config
+from simulator.engine.arm_processes import pre_trained_agents, warm_started
 from simulator.engine.assignment import FixedArm, HashAssignment
 from simulator.engine.checkpoint import (
     checkpoint_intact,
@@ -59,13 +59,13 @@ from simulator.engine.checkpoint import (
 )
 from simulator.engine.engine import Engine
 from simulator.engine.eventlog import EventLog
-from simulator.engine.history import learn_history, simulate_history
-from simulator.engine.process_pool import map_in_processes
+from simulator.engine.history import simulate_history
+from simulator.engine.process_pool import map_in_processes, picklable
 from simulator.engine.run_folder import prepare_run_folder
 from simulator.engine.threads import one_torch_thread
 from simulator.engine.training_weights import ArmShareModel
 from simulator.errors import ConfigError, SimulationError
-from simulator.experiment_config import ArmConfig, is_seed_neutral
+from simulator.experiment_config import ArmConfig, available_cores, is_seed_neutral
 from simulator.types import Recommender
 from simulator.world.numpy_kernels import warn_if_unpinned
 from simulator.world.population import MINUTES_PER_DAY
@@ -445,8 +445,13 @@ def run_pre_period(
     factory: AgentFactory,
     progress: bool = True,
     keep_checkpoints: KeepCheckpoints = "latest",
+    arm_workers: int = 1,
 ) -> None:
-    """Days ``0 .. pre_days - 1`` with everyone on control, then the warm start and the fork."""
+    """Days ``0 .. pre_days - 1`` with everyone on control, then the warm start and the fork.
+
+    With ``arm_workers >= 2`` each arm's pre-training on the history and its warm start run
+    in processes of their own (:mod:`simulator.engine.arm_processes`), the same result.
+    """
     if layout.fork().is_file():
         return
     exp = config.experiment
@@ -459,13 +464,17 @@ def run_pre_period(
         history = (
             simulate_history(config, layout.history(), world) if config.world.history_days else None
         )
-        agents = {
-            name: factory(name, arm, world, agent_seed(config, arm, layout.replicate))
-            for name, arm in config.arms.items()
-        }
-        if history is not None:
-            for name, agent in agents.items():
-                learn_history(agent, history, world, name, config.engine.bucket_minutes)
+        seeds = {n: agent_seed(config, a, layout.replicate) for n, a in config.arms.items()}
+        agents = pre_trained_agents(
+            config,
+            factory,
+            seeds,
+            world,
+            history,
+            build_world,
+            layout.staging("pre-train"),
+            arm_workers,
+        )
         control = agents[exp.control]
         serving = dict(agents)
         serving[exp.control] = _Broadcast(control, tuple(agents.values()))
@@ -484,10 +493,9 @@ def run_pre_period(
         first = _day(path)
         agents = extra["agents"]
     runner.run_days(engine, agents, first, exp.pre_days)
-    for name, agent in agents.items():
-        warm = getattr(agent, "warm_start", None)
-        if callable(warm):
-            warm(config.arms[name].warm_start_epochs)
+    agents = warm_started(
+        config, agents, world, build_world, layout.staging("warm-start"), arm_workers
+    )
     engine.policies = tuple(agents[a] for a in runner.arm_names)
     runner.save_serving(agents, exp.pre_days)
     save_checkpoint(layout.fork(), engine, {"agents": agents})
@@ -563,14 +571,6 @@ def _pre_period_worker(
     one_torch_thread()
     config, layout, factory, progress, keep = args
     run_pre_period(config, layout, factory, progress, keep)
-
-
-def _picklable(obj: object) -> bool:
-    try:
-        pickle.dumps(obj)
-    except (pickle.PicklingError, AttributeError, TypeError):
-        return False
-    return True
 
 
 def replicate_layouts(layout: RunLayout, config: Config) -> tuple[RunLayout, ...]:
@@ -655,11 +655,13 @@ def run_experiment(
     for part in pre:
         _set_aside_damaged_fork(part)  # checked here, where the factory is at hand
     if pre and pre[0] == layout:
-        # First and alone: it simulates the history every twin pair learns from.
-        run_pre_period(config, layout, factory, progress, keep_checkpoints)
+        # First and alone: it simulates the history every twin pair learns from. Its arms
+        # pre-train side by side, the one part of it that splits without changing a bit.
+        arm_workers = min(config.experiment.workers, available_cores())
+        run_pre_period(config, layout, factory, progress, keep_checkpoints, arm_workers)
     others = [p for p in pre if p != layout]
     workers = min(config.experiment.workers, len(parts))
-    if workers == 1 or len(others) < 2 or not _picklable(factory):
+    if workers == 1 or len(others) < 2 or not picklable(factory):
         for part in others:
             run_pre_period(config, part, factory, progress, keep_checkpoints)
     else:

@@ -170,6 +170,15 @@ def _stop(workers: Sequence[_Worker]) -> None:
             p.wait()
 
 
+def picklable(obj: object) -> bool:
+    """Whether ``obj`` can be sent to a worker (a lambda or a local function cannot)."""
+    try:
+        pickle.dumps(obj)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
+
+
 def map_in_processes(fn: Callable[[T], R], jobs: Sequence[T], workers: int) -> list[R]:
     """``[fn(job) for job in jobs]`` in at most ``workers`` worker processes, in order.
 
@@ -238,4 +247,11 @@ def terminating(pool: ProcessPoolExecutor) -> Iterator[ProcessPoolExecutor]:
         pool.shutdown(wait=True)
 
 
-__all__ = ["Terminated", "die_with_parent", "map_in_processes", "sigterm_raises", "terminating"]
+__all__ = [
+    "Terminated",
+    "die_with_parent",
+    "map_in_processes",
+    "picklable",
+    "sigterm_raises",
+    "terminating",
+]
