@@ -83,7 +83,7 @@ def test_a_file_from_before_the_subpackages_still_loads(world: World, tmp_path: 
 
 
 # Modules written in the subpackages after the move: no checkpoint names them by a flat path.
-BORN_IN_THE_SUBPACKAGES = {"simulator.engine.training_weights"}
+BORN_IN_THE_SUBPACKAGES = {"simulator.engine.training_weights", "simulator.engine.arm_processes"}
 
 
 def test_the_moved_modules_table_covers_both_subpackages() -> None:

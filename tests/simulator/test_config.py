@@ -131,9 +131,10 @@ def test_a_factory_path_is_accepted_without_importing_it(tmp_path: Path, agent: 
 def test_workers_default_to_the_cores_available(monkeypatch: pytest.MonkeyPatch) -> None:
     import simulator.experiment_config as ec
 
-    for cores, expected in ((1, 1), (2, 2), (64, 3)):
+    # All three variants at once from two cores up (time-sliced on two), more if there are.
+    for cores, expected in ((1, 1), (2, 3), (3, 3), (64, 64)):
         monkeypatch.setattr(ec, "available_cores", lambda n=cores: n)
-        assert ExperimentConfig().workers == expected  # one per variant, at most the cores
+        assert ExperimentConfig().workers == expected
         assert ExperimentConfig(workers=0).workers == expected
     assert ExperimentConfig(workers=5).workers == 5  # an explicit number is kept
     assert ec.available_cores() >= 1
