@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -27,10 +26,13 @@ from simulator.engine.checkpoint import load_snapshot, save_snapshot
 from simulator.engine.history import HistoryLog, learn_history
 from simulator.engine.process_pool import map_in_processes, picklable
 from simulator.engine.threads import one_torch_thread
+from simulator.experiment_config import ArmConfig
 from simulator.types import Recommender
 from simulator.world.world import World
 
-Factory = Callable[[str, Any, World, np.random.SeedSequence], Recommender]
+AgentFactory = Callable[[str, ArmConfig, World, np.random.SeedSequence], Recommender]
+"""``factory(arm_name, arm_config, world, seed) -> Recommender`` (the composition root's)."""
+
 WorldBuilder = Callable[[Config], World]
 """``build(config) -> World``: the experiment's world (a module-level function, so that a
 worker can rebuild it: worlds are pure functions of the config)."""
@@ -42,7 +44,7 @@ def _in_processes(workers: int, names: Sequence[str], *shipped: object) -> bool:
 
 def pre_trained_agents(
     config: Config,
-    factory: Factory,
+    factory: AgentFactory,
     seeds: dict[str, np.random.SeedSequence],
     world: World,
     history: HistoryLog | None,
@@ -105,7 +107,7 @@ def _collected(names: list[str], paths: list[Path], world: World) -> dict[str, R
 
 
 def _pre_train_job(
-    args: tuple[Config, WorldBuilder, Factory, str, np.random.SeedSequence, HistoryLog, Path],
+    args: tuple[Config, WorldBuilder, AgentFactory, str, np.random.SeedSequence, HistoryLog, Path],
 ) -> None:
     config, build, factory, name, seed, history, path = args
     one_torch_thread()
@@ -124,4 +126,4 @@ def _warm_start_job(args: tuple[Config, WorldBuilder, str, Path]) -> None:
     save_snapshot(path, agent, world)
 
 
-__all__ = ["WorldBuilder", "pre_trained_agents", "warm_started"]
+__all__ = ["AgentFactory", "WorldBuilder", "pre_trained_agents", "warm_started"]

@@ -47,7 +47,7 @@ import numpy as np
 from tqdm import tqdm
 
 from simulator.config import Config, write_config
-from simulator.engine.arm_processes import pre_trained_agents, warm_started
+from simulator.engine.arm_processes import AgentFactory, pre_trained_agents, warm_started
 from simulator.engine.assignment import FixedArm, HashAssignment
 from simulator.engine.checkpoint import (
     checkpoint_intact,
@@ -70,9 +70,6 @@ from simulator.types import Recommender
 from simulator.world.numpy_kernels import warn_if_unpinned
 from simulator.world.population import MINUTES_PER_DAY
 from simulator.world.world import World
-
-AgentFactory = Callable[[str, ArmConfig, World, np.random.SeedSequence], Recommender]
-"""``factory(arm_name, arm_config, world, seed) -> Recommender`` (the composition root's)."""
 
 VARIANTS: tuple[str, ...] = ("ab", "twin_control", "twin_treatment")
 
