@@ -43,14 +43,18 @@ browser:
 test-data: $(STAMP)
 	@bash scripts/get-ml100k >/dev/null 2>&1 || echo "note: ML-100k not fetched; its loader test will skip"
 
+# The suite runs in two worker processes, one per core (pytest-xdist), each test file
+# whole in one of them, so that a file's module-scoped runs are made once.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) browser test-data
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(PIN_NUMPY) $(BIN)/python -m pytest -q
+	$(PIN_NUMPY) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: $(STAMP)
-	$(PIN_NUMPY) $(BIN)/python -m pytest -q -m slow
+	$(PIN_NUMPY) $(BIN)/python -m pytest -q -m slow -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_world.py
