@@ -163,8 +163,10 @@ def test_resume_after_kill_gives_identical_summary(
     assert len(a["other_arms_lift_tables"]["mask_only"]) == 18
 
 
-def test_aa_twin_is_exactly_zero(tmp_path: Path) -> None:
-    config = tiny_config(tmp_path, "none")
+@pytest.mark.parametrize("design", ["own_arm", "pooled", "snapshot", "weighted"])
+def test_aa_twin_is_exactly_zero(tmp_path: Path, design: str) -> None:
+    # Identical arms: under every training-data design the truth is exactly zero.
+    config = tiny_config(tmp_path, "none", f"experiment.training_data={design!r}")
     layout = run_experiment(config, tmp_path / "aa", build_agent, progress=False)
     c = pd.read_parquet(layout.events("twin_control") / "events")
     t = pd.read_parquet(layout.events("twin_treatment") / "events")
